@@ -1,0 +1,32 @@
+# make run   - install into .venv, migrate the SQLite database under ./var/, import the
+#              default bank and serve on http://127.0.0.1:8000
+# make test  - install what is missing, lint, then the whole suite on SQLite and PostgreSQL
+# make lint  - ruff check, ruff format --check, mypy on exam_service/
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/exam-service db upgrade
+	$(BIN)/exam-service bank import
+	$(BIN)/exam-service serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check exam_service tests migrations
+	$(BIN)/ruff format --check exam_service tests migrations
+	$(BIN)/mypy exam_service
+
+test: lint
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix exam_service tests migrations
+	$(BIN)/ruff format exam_service tests migrations

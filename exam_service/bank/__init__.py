@@ -1,0 +1,1 @@
+"""The question bank: file format, loader and validator, import into the DB, and its API."""

@@ -1,0 +1,74 @@
+"""HTTP for the bank: the objective tree and the questions with their revisions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam_service.bank import service
+from exam_service.bank.schemas import (
+    ObjectiveView,
+    QuestionDetail,
+    QuestionPage,
+    question_view,
+)
+
+
+class ObjectiveController(Controller):
+    path = "/api/v1/objectives"
+    tags = ["bank"]
+
+    @get("/", summary="The objective tree with question counts per node")
+    async def tree(self, db: AsyncSession) -> list[ObjectiveView]:
+        objectives, counts = await service.objective_tree(db)
+        views = {
+            o.id: ObjectiveView(o.code, o.title, o.level, o.weight, counts[o.id], [])
+            for o in objectives
+        }
+        roots: list[ObjectiveView] = []
+        for o in sorted(objectives, key=lambda o: (o.position, o.id)):
+            (views[o.parent_id].children if o.parent_id else roots).append(views[o.id])
+        return roots
+
+
+class QuestionController(Controller):
+    path = "/api/v1/questions"
+    tags = ["bank"]
+
+    @get("/", summary="The bank's questions with keys, filtered and paginated")
+    async def list_questions(
+        self,
+        db: AsyncSession,
+        objective: Annotated[
+            str | None, Parameter(description="An objective code; includes every node below it")
+        ] = None,
+        type: Literal["single", "multiple", "ordering", "matching"] | None = None,
+        difficulty: Literal["easy", "medium", "hard"] | None = None,
+        text: Annotated[
+            str | None, Parameter(description="Words in the stem or the id", max_length=200)
+        ] = None,
+        status: Literal["active", "retired", "all"] = "active",
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> QuestionPage:
+        where = service.QuestionFilter(objective, type, difficulty, text, status)
+        revisions, total = await service.list_questions(db, where, limit, offset)
+        items = [question_view(r, r.question.status) for r in revisions]
+        return QuestionPage(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/{question_id:str}", summary="One question with all its revisions")
+    async def get_question(self, db: AsyncSession, question_id: str) -> QuestionDetail:
+        question = await service.get_question(db, question_id)
+        revisions = [question_view(r, question.status) for r in question.revisions]
+        current = next(r for r in revisions if r.revision == question.current_revision)
+        return QuestionDetail(
+            id=question.id,
+            status=question.status,
+            current_revision=question.current_revision,
+            retired_at=question.retired_at,
+            current=current,
+            revisions=revisions,
+        )

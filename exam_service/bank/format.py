@@ -1,0 +1,137 @@
+"""The bank's file format as msgspec structs: the single source of its JSON Schema.
+
+A bank is a folder with `objectives.yaml`, `questions/*.yaml` and `blueprints/*.yaml`.
+These structs check the *shape* of each part; `loader.py` adds the rules that span
+fields and files (keys, "choose N", references to objectives and cases, unique ids).
+`exam-service bank schema` writes their JSON Schema to `question_bank/schema/`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Text = Annotated[str, Meta(min_length=1, description="Plain text; never markup.")]
+Slug = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        max_length=100,
+        description="Stable id: lower-case letters, digits, '.', '_' and '-'.",
+    ),
+]
+Code = Annotated[str, Meta(min_length=1, max_length=40, description="An objective code.")]
+Difficulty = Literal["easy", "medium", "hard"]
+QuestionType = Literal["single", "multiple", "ordering", "matching"]
+
+
+class OptionFile(Struct, forbid_unknown_fields=True):
+    """An option of a `single`, `multiple` or `ordering` question (ordering: listed in order)."""
+
+    text: Text
+    rationale: Text
+    correct: bool = False
+    id: Slug | None = None
+
+
+class PromptFile(Struct, forbid_unknown_fields=True):
+    """A left-hand item of a `matching` question and the id of the choice it matches."""
+
+    text: Text
+    match: Slug
+    rationale: Text
+    id: Slug | None = None
+
+
+class ChoiceFile(Struct, forbid_unknown_fields=True):
+    """A right-hand item of a `matching` question; extra choices act as distractors."""
+
+    id: Slug
+    text: Text
+
+
+class QuestionFile(Struct, forbid_unknown_fields=True):
+    id: Slug
+    type: QuestionType
+    objectives: Annotated[list[Code], Meta(min_length=1)]
+    difficulty: Difficulty
+    source: Annotated[Text, Meta(description="The part of the study guide it comes from.")]
+    stem: Text
+    explanation: Text
+    case: Slug | None = None
+    choose: Annotated[int, Meta(ge=2)] | None = None
+    options: list[OptionFile] = []
+    prompts: list[PromptFile] = []
+    choices: list[ChoiceFile] = []
+    tags: list[Text] = []
+
+
+class CaseFile(Struct, forbid_unknown_fields=True):
+    """A scenario shared by several questions; printed once before them."""
+
+    id: Slug
+    title: Text
+    scenario: Text
+
+
+class QuestionsFile(Struct, forbid_unknown_fields=True):
+    cases: list[CaseFile] = []
+    questions: list[QuestionFile] = []
+
+
+class ObjectiveNode(Struct, forbid_unknown_fields=True):
+    code: Code
+    title: Text
+    weight: Annotated[float, Meta(gt=0)] | None = None
+    children: list[ObjectiveNode] = []
+
+
+class ObjectivesFile(Struct, forbid_unknown_fields=True):
+    exam: ObjectiveNode
+
+
+class ScaleFile(Struct, forbid_unknown_fields=True):
+    min: int
+    max: int
+    pass_: int = msgspec.field(name="pass")
+
+
+class BlueprintFile(Struct, forbid_unknown_fields=True):
+    """An exam definition; `objective_weights` (shares) or `objective_counts` (exact)."""
+
+    id: Slug
+    name: Text
+    mode: Literal["exam", "practice"]
+    question_count: Annotated[int, Meta(ge=1, le=500)]
+    scale: ScaleFile
+    time_limit_seconds: Annotated[int, Meta(ge=1)] | None = None
+    grace_seconds: Annotated[int, Meta(ge=0)] = 0
+    unscored_count: Annotated[int, Meta(ge=0)] = 0
+    objective_weights: dict[Code, Annotated[float, Meta(gt=0)]] | None = None
+    objective_counts: dict[Code, Annotated[int, Meta(ge=1)]] | None = None
+    difficulty_mix: dict[Difficulty, Annotated[float, Meta(gt=0)]] | None = None
+    review_policy: Literal["after_submit", "after_close", "never"] = "after_submit"
+    shuffle_options: bool = True
+    partial_credit: bool = False
+    max_open_attempts: Annotated[int, Meta(ge=1)] = 1
+    description: str = ""
+
+
+SCHEMAS: dict[str, type[Struct]] = {
+    "objectives.schema.json": ObjectivesFile,
+    "questions.schema.json": QuestionsFile,
+    "blueprint.schema.json": BlueprintFile,
+}
+
+
+def json_schemas() -> dict[str, bytes]:
+    """The JSON Schema of each bank file kind, as formatted JSON bytes."""
+    out: dict[str, bytes] = {}
+    for name, struct in SCHEMAS.items():
+        schema = msgspec.json.schema(struct)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = name.removesuffix(".schema.json")
+        out[name] = msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n"
+    return out

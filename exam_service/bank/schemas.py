@@ -1,0 +1,105 @@
+"""API shapes of the bank: objectives with counts, questions with keys (instructors only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from msgspec import Struct
+
+
+class ObjectiveView(Struct):
+    code: str
+    title: str
+    level: str
+    weight: float | None
+    question_count: int
+    """Active questions tagged with this node or any node below it."""
+    children: list[ObjectiveView]
+
+
+class CaseView(Struct):
+    id: str
+    title: str
+    scenario: str
+
+
+class Option(Struct):
+    id: str
+    text: str
+    rationale: str
+
+
+class Choice(Struct):
+    id: str
+    text: str
+
+
+class QuestionView(Struct):
+    """A question's current revision with its key: for authors, never for candidates."""
+
+    id: str
+    status: str
+    revision: int
+    content_hash: str
+    type: str
+    difficulty: str
+    objectives: list[str]
+    source: str
+    case: CaseView | None
+    stem: str
+    options: list[Option]
+    prompts: list[Option]
+    choices: list[Choice]
+    choose: int | None
+    key: list[str] | dict[str, str]
+    explanation: str
+    tags: list[str]
+    created_at: datetime
+
+
+class QuestionPage(Struct):
+    items: list[QuestionView]
+    total: int
+    limit: int
+    offset: int
+
+
+class QuestionDetail(Struct):
+    """The current revision plus every revision, oldest first."""
+
+    id: str
+    status: str
+    current_revision: int
+    retired_at: datetime | None
+    current: QuestionView
+    revisions: list[QuestionView]
+
+
+def question_view(revision: Any, status: str) -> QuestionView:
+    content: dict[str, Any] = revision.content
+    case = (
+        CaseView(revision.case_id, revision.case_title or "", revision.case_scenario or "")
+        if revision.case_id
+        else None
+    )
+    return QuestionView(
+        id=revision.question_id,
+        status=status,
+        revision=revision.number,
+        content_hash=revision.content_hash,
+        type=revision.type,
+        difficulty=revision.difficulty,
+        objectives=[link.objective.code for link in revision.objectives],
+        source=revision.source,
+        case=case,
+        stem=revision.stem,
+        options=[Option(**o) for o in content.get("options", [])],
+        prompts=[Option(**p) for p in content.get("prompts", [])],
+        choices=[Choice(**c) for c in content.get("choices", [])],
+        choose=content.get("choose"),
+        key=content["key"],
+        explanation=content["explanation"],
+        tags=list(content.get("tags", [])),
+        created_at=revision.created_at,
+    )

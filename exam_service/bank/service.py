@@ -1,0 +1,247 @@
+"""Bank DB work: import a loaded bank (idempotent, revisioning), and read the bank back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from exam_service.bank.loader import Bank, QuestionSpec
+from exam_service.db import create_engine, session_factory, utcnow
+from exam_service.errors import NotFound
+from exam_service.models import Objective, Question, QuestionRevision, RevisionObjective
+
+
+@dataclass
+class ImportCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+
+
+async def _sync_objectives(session: AsyncSession, bank: Bank) -> dict[str, int]:
+    existing = {o.code: o for o in (await session.scalars(select(Objective))).all()}
+    for spec in bank.objectives:  # parents come before children in the loader's order
+        node = existing.get(spec.code)
+        if node is None:
+            node = Objective(code=spec.code)
+            session.add(node)
+            existing[spec.code] = node
+        node.title = spec.title
+        node.level = spec.level
+        node.weight = spec.weight
+        node.position = spec.position
+        node.parent = existing[spec.parent_code] if spec.parent_code else None
+    await session.flush()
+    return {code: node.id for code, node in existing.items()}
+
+
+def _revision(spec: QuestionSpec, number: int, objective_ids: dict[str, int]) -> QuestionRevision:
+    return QuestionRevision(
+        question_id=spec.id,
+        number=number,
+        content_hash=spec.content_hash,
+        type=spec.type,
+        difficulty=spec.difficulty,
+        stem=spec.stem,
+        case_id=spec.case_id,
+        case_title=spec.case_title,
+        case_scenario=spec.case_scenario,
+        source=spec.source,
+        content=spec.content,
+        objectives=[
+            RevisionObjective(objective_id=objective_ids[code], position=index)
+            for index, code in enumerate(spec.objectives)
+        ],
+    )
+
+
+async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
+    """Bring the DB in line with a checked bank, and commit.
+
+    A question whose content hash equals its current revision's is unchanged; otherwise
+    it gets a new revision (older revisions stay, so past attempts keep theirs). A question
+    no longer in the files is retired, never deleted; one that comes back is reactivated.
+    """
+    if bank.problems:
+        raise ValueError("refusing to import a bank with problems; validate it first")
+    counts = ImportCounts()
+    objective_ids = await _sync_objectives(session, bank)
+    current = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(
+                    Question.id,
+                    Question.status,
+                    Question.current_revision,
+                    QuestionRevision.content_hash,
+                ).join(
+                    QuestionRevision,
+                    (QuestionRevision.question_id == Question.id)
+                    & (QuestionRevision.number == Question.current_revision),
+                )
+            )
+        ).all()
+    }
+    now = utcnow()
+    in_files = set()
+    for spec in bank.questions:
+        in_files.add(spec.id)
+        row = current.get(spec.id)
+        if row is None:
+            session.add(
+                Question(
+                    id=spec.id, status="active", current_revision=1, created_at=now, updated_at=now
+                )
+            )
+            session.add(_revision(spec, 1, objective_ids))
+            counts.created += 1
+            continue
+        question = await session.get_one(Question, spec.id)
+        if row.content_hash == spec.content_hash and row.status == "active":
+            counts.unchanged += 1
+            continue
+        if row.content_hash != spec.content_hash:
+            question.current_revision = row.current_revision + 1
+            session.add(_revision(spec, question.current_revision, objective_ids))
+        question.status = "active"
+        question.retired_at = None
+        question.updated_at = now
+        counts.updated += 1
+    for qid, row in current.items():
+        if qid not in in_files and row.status == "active":
+            question = await session.get_one(Question, qid)
+            question.status = "retired"
+            question.retired_at = now
+            question.updated_at = now
+            counts.retired += 1
+    await session.commit()
+    return counts
+
+
+async def import_bank_into(database_url: str, bank: Bank) -> ImportCounts:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await import_bank(session, bank)
+    finally:
+        await engine.dispose()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def objective_tree(session: AsyncSession) -> tuple[list[Objective], dict[int, int]]:
+    """All objectives, and per objective id the number of distinct active questions
+    tagged with it or with any node below it."""
+    objectives = list((await session.scalars(select(Objective).order_by(Objective.id))).all())
+    tagged = await session.execute(
+        select(RevisionObjective.objective_id, QuestionRevision.question_id)
+        .join(QuestionRevision, QuestionRevision.id == RevisionObjective.revision_id)
+        .join(
+            Question,
+            (Question.id == QuestionRevision.question_id)
+            & (Question.current_revision == QuestionRevision.number),
+        )
+        .where(Question.status == "active")
+    )
+    parent = {o.id: o.parent_id for o in objectives}
+    below: dict[int, set[str]] = {o.id: set() for o in objectives}
+    for objective_id, question_id in tagged.all():
+        node: int | None = objective_id
+        while node is not None:
+            below[node].add(question_id)
+            node = parent[node]
+    return objectives, {node: len(questions) for node, questions in below.items()}
+
+
+async def subtree_ids(session: AsyncSession, code: str) -> list[int]:
+    """The id of objective `code` and of every node below it."""
+    rows = (await session.execute(select(Objective.id, Objective.parent_id, Objective.code))).all()
+    by_code = {r.code: r.id for r in rows}
+    if code not in by_code:
+        raise NotFound(f"there is no objective {code!r}; GET /api/v1/objectives lists the codes")
+    children: dict[int | None, list[int]] = {}
+    for r in rows:
+        children.setdefault(r.parent_id, []).append(r.id)
+    found, stack = [], [by_code[code]]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(children.get(node, []))
+    return found
+
+
+@dataclass
+class QuestionFilter:
+    objective: str | None = None
+    type: str | None = None
+    difficulty: str | None = None
+    text: str | None = None
+    status: str = "active"
+
+
+async def list_questions(
+    session: AsyncSession, where: QuestionFilter, limit: int, offset: int
+) -> tuple[Sequence[QuestionRevision], int]:
+    """Current revisions matching the filter, ordered by question id, and the total."""
+    query: Select[Any] = (
+        select(QuestionRevision)
+        .join(
+            Question,
+            (Question.id == QuestionRevision.question_id)
+            & (Question.current_revision == QuestionRevision.number),
+        )
+        .options(
+            selectinload(QuestionRevision.objectives).selectinload(RevisionObjective.objective)
+        )
+        .options(selectinload(QuestionRevision.question))
+    )
+    if where.status != "all":
+        query = query.where(Question.status == where.status)
+    if where.type:
+        query = query.where(QuestionRevision.type == where.type)
+    if where.difficulty:
+        query = query.where(QuestionRevision.difficulty == where.difficulty)
+    if where.text:
+        pattern = f"%{where.text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(QuestionRevision.stem).like(pattern),
+                func.lower(QuestionRevision.question_id).like(pattern),
+            )
+        )
+    if where.objective:
+        ids = await subtree_ids(session, where.objective)
+        tagged = select(RevisionObjective.revision_id).where(
+            RevisionObjective.objective_id.in_(ids)
+        )
+        query = query.where(QuestionRevision.id.in_(tagged))
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = await session.scalars(
+        query.order_by(QuestionRevision.question_id).limit(limit).offset(offset)
+    )
+    return page.all(), total or 0
+
+
+async def get_question(session: AsyncSession, question_id: str) -> Question:
+    question = await session.scalar(
+        select(Question)
+        .where(Question.id == question_id)
+        .options(
+            selectinload(Question.revisions)
+            .selectinload(QuestionRevision.objectives)
+            .selectinload(RevisionObjective.objective)
+        )
+    )
+    if question is None:
+        raise NotFound(
+            f"there is no question {question_id!r}; GET /api/v1/questions lists the bank"
+        )
+    return question

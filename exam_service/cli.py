@@ -1,0 +1,141 @@
+"""The `exam-service` command (also `python -m exam_service`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from exam_service.settings import Settings
+
+
+def _bank_path(value: str | None, settings: Settings) -> Path:
+    return Path(value) if value else settings.bank_path
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from exam_service.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    print(f"exam_service is serving on http://{shown}:{port}")
+    print(f"API docs: http://{shown}:{port}/schema  (OpenAPI JSON at /schema/openapi.json)")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {settings.database_url}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.migrate import downgrade
+
+    downgrade(settings.database_url, args.revision)
+    print(f"database downgraded to {args.revision}")
+    return 0
+
+
+def cmd_bank_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank.loader import load_bank
+
+    bank = load_bank(_bank_path(args.path, settings))
+    for problem in bank.problems:
+        print(problem, file=sys.stderr)
+    if bank.problems:
+        print(f"{len(bank.problems)} problem(s) in {bank.root}", file=sys.stderr)
+        return 1
+    print(
+        f"{bank.root}: {len(bank.questions)} questions, {len(bank.objectives)} objectives, "
+        f"{len(bank.blueprints)} blueprints ({len(bank.example_blueprints)} examples): valid"
+    )
+    return 0
+
+
+def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank.loader import load_bank
+    from exam_service.bank.service import import_bank_into
+
+    bank = load_bank(_bank_path(args.path, settings))
+    if bank.problems:
+        for problem in bank.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"nothing imported: fix the {len(bank.problems)} problem(s) above, then run again",
+            file=sys.stderr,
+        )
+        return 1
+    counts = asyncio.run(import_bank_into(settings.database_url, bank))
+    print(
+        f"bank {bank.root}: created {counts.created}, updated {counts.updated}, "
+        f"unchanged {counts.unchanged}, retired {counts.retired}"
+    )
+    return 0
+
+
+def cmd_bank_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank.format import json_schemas
+
+    out = Path(args.out) if args.out else settings.bank_path / "schema"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, body in json_schemas().items():
+        (out / name).write_bytes(body)
+        print(out / name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exam-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve.add_argument("--host", help="default: EXAM_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: EXAM_PORT or 8000")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    up = db.add_parser("upgrade", help="migrate the database to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(handler=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="migrate the database down to a revision")
+    down.add_argument("revision")
+    down.set_defaults(handler=cmd_db_downgrade)
+
+    bank = commands.add_parser("bank", help="the question bank").add_subparsers(
+        dest="bank", required=True
+    )
+    validate = bank.add_parser("validate", help="check a bank folder; report every problem")
+    validate.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
+    validate.set_defaults(handler=cmd_bank_validate)
+    imp = bank.add_parser("import", help="import a bank folder (idempotent)")
+    imp.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
+    imp.set_defaults(handler=cmd_bank_import)
+    schema = bank.add_parser("schema", help="write the bank files' JSON Schemas")
+    schema.add_argument("--out", help="default: <bank>/schema")
+    schema.set_defaults(handler=cmd_bank_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"exam-service: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.handler(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

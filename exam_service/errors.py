@@ -1,0 +1,137 @@
+"""The service's exceptions and their single mapping to RFC 9457 problem details.
+
+    ExamServiceError            500  base class; never raised directly
+     ├── NotFound               404  no such object, or one the caller may not see
+     ├── Conflict               409  the object's state forbids the request
+     ├── InvalidInput           422  well-formed request whose content is wrong
+     │    └── BankInvalid       422  a bank file failed validation (carries problems)
+     ├── PayloadTooLarge        413  request body over the configured limit
+     ├── RateLimited            429  too many requests; carries Retry-After
+     └── NotReady               503  the database is unreachable or not migrated
+
+Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors)
+into `application/problem+json` responses, so no handler builds an error by hand.
+Every message says what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
+
+
+class ExamServiceError(Exception):
+    status_code = 500
+    slug = "internal-error"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class NotFound(ExamServiceError):
+    status_code = 404
+    slug = "not-found"
+
+
+class Conflict(ExamServiceError):
+    status_code = 409
+    slug = "conflict"
+
+
+class InvalidInput(ExamServiceError):
+    status_code = 422
+    slug = "invalid-input"
+
+
+class BankInvalid(InvalidInput):
+    slug = "bank-invalid"
+
+
+class PayloadTooLarge(ExamServiceError):
+    status_code = 413
+    slug = "payload-too-large"
+
+
+class RateLimited(ExamServiceError):
+    status_code = 429
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class NotReady(ExamServiceError):
+    status_code = 503
+    slug = "not-ready"
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    slug: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extra or {})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _service_error(
+    request: Request[Any, Any, Any], exc: ExamServiceError
+) -> Response[dict[str, Any]]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return problem(request, exc.status_code, exc.slug, exc.detail, exc.extra, headers)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException):
+        # Litestar reports malformed bodies and parameters as 400 with a list of details.
+        detail = f"The request is malformed: {exc.detail}. Fix the fields listed in 'errors'."
+        extra["errors"] = exc.extra if isinstance(exc.extra, list) else [exc.extra]
+    elif status == 404:
+        detail = f"There is nothing at {request.url.path}; see /schema for the API's routes."
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}; see /schema."
+    else:
+        detail = str(exc.detail)
+    slug = HTTPStatus(status).phrase.lower().replace(" ", "-")
+    return problem(request, status, slug, detail, extra, exc.headers)
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        request,
+        500,
+        "internal-error",
+        "The server failed to handle this request; it has been logged. Try again, and "
+        "report it to the operator if it persists.",
+    )
+
+
+problem_handlers: ExceptionHandlersMap = {
+    ExamServiceError: _service_error,
+    HTTPException: _http_error,
+    Exception: _unexpected_error,
+}

@@ -1,0 +1,49 @@
+"""One Settings object, read from the EXAM_* environment variables (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'exam_service.sqlite3'}"
+DEFAULT_SECRET_KEY = "development-only-secret-change-me"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; every field has an `EXAM_<NAME>` environment variable."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = DEFAULT_SECRET_KEY
+    env: str = "development"
+    bank_path: Path = field(default=ROOT / "question_bank")
+    log_level: str = "info"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        port_text = env.get("EXAM_PORT", str(defaults.port))
+        if not port_text.isdigit():
+            raise ValueError(f"EXAM_PORT must be a port number, got {port_text!r}")
+        environment = env.get("EXAM_ENV", defaults.env)
+        if environment not in ("development", "production"):
+            raise ValueError(f"EXAM_ENV must be 'development' or 'production', got {environment!r}")
+        return cls(
+            database_url=env.get("EXAM_DATABASE_URL", defaults.database_url),
+            host=env.get("EXAM_HOST", defaults.host),
+            port=int(port_text),
+            secret_key=env.get("EXAM_SECRET_KEY", defaults.secret_key),
+            env=environment,
+            bank_path=Path(env.get("EXAM_BANK_PATH", str(defaults.bank_path))),
+            log_level=env.get("EXAM_LOG_LEVEL", defaults.log_level),
+        )
