@@ -83,6 +83,37 @@ def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bank_lint(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank.lint import lint_bank
+    from exam_service.bank.loader import load_bank
+
+    bank = load_bank(_bank_path(args.path, settings))
+    if bank.problems:
+        for problem in bank.problems:
+            print(problem, file=sys.stderr)
+        print("the bank is not valid: fix the problems above before linting", file=sys.stderr)
+        return 1
+    findings = lint_bank(bank, min_per_objective=args.min_per_objective)
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    if findings:
+        print(f"{len(findings)} finding(s) in {bank.root}", file=sys.stderr)
+        return 1
+    print(f"{bank.root}: {len(bank.questions)} questions pass every quality check")
+    return 0
+
+
+def cmd_bank_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank.loader import load_bank
+    from exam_service.bank.stats import stats_table
+
+    bank = load_bank(_bank_path(args.path, settings))
+    for problem in bank.problems:
+        print(problem, file=sys.stderr)
+    print(stats_table(bank), end="")
+    return 1 if bank.problems else 0
+
+
 def cmd_bank_schema(args: argparse.Namespace, settings: Settings) -> int:
     from exam_service.bank.format import json_schemas
 
@@ -120,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp = bank.add_parser("import", help="import a bank folder (idempotent)")
     imp.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
     imp.set_defaults(handler=cmd_bank_import)
+    lint = bank.add_parser("lint", help="quality checks: coverage, key balance, duplicates")
+    lint.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
+    lint.add_argument(
+        "--min-per-objective", type=int, default=10, help="questions each leaf objective needs"
+    )
+    lint.set_defaults(handler=cmd_bank_lint)
+    stats = bank.add_parser("stats", help="questions per objective and type (Markdown)")
+    stats.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
+    stats.set_defaults(handler=cmd_bank_stats)
     schema = bank.add_parser("schema", help="write the bank files' JSON Schemas")
     schema.add_argument("--out", help="default: <bank>/schema")
     schema.set_defaults(handler=cmd_bank_schema)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar.di import NamedDependency
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -88,3 +89,7 @@ async def session_scope(
         except BaseException:
             await session.rollback()
             raise
+
+
+DbSession = NamedDependency[AsyncSession]
+"""A handler parameter `db: DbSession` receives the request's session (see create_app)."""

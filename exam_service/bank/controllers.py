@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from exam_service.bank import service
 from exam_service.bank.schemas import (
@@ -15,6 +14,7 @@ from exam_service.bank.schemas import (
     QuestionPage,
     question_view,
 )
+from exam_service.db import DbSession
 
 
 class ObjectiveController(Controller):
@@ -22,7 +22,7 @@ class ObjectiveController(Controller):
     tags = ["bank"]
 
     @get("/", summary="The objective tree with question counts per node")
-    async def tree(self, db: AsyncSession) -> list[ObjectiveView]:
+    async def tree(self, db: DbSession) -> list[ObjectiveView]:
         objectives, counts = await service.objective_tree(db)
         views = {
             o.id: ObjectiveView(o.code, o.title, o.level, o.weight, counts[o.id], [])
@@ -41,18 +41,20 @@ class QuestionController(Controller):
     @get("/", summary="The bank's questions with keys, filtered and paginated")
     async def list_questions(
         self,
-        db: AsyncSession,
+        db: DbSession,
         objective: Annotated[
-            str | None, Parameter(description="An objective code; includes every node below it")
+            str | None,
+            QueryParameter(description="An objective code; includes every node below it"),
         ] = None,
-        type: Literal["single", "multiple", "ordering", "matching"] | None = None,
-        difficulty: Literal["easy", "medium", "hard"] | None = None,
+        type: FromQuery[Literal["single", "multiple", "ordering", "matching"] | None] = None,
+        difficulty: FromQuery[Literal["easy", "medium", "hard"] | None] = None,
         text: Annotated[
-            str | None, Parameter(description="Words in the stem or the id", max_length=200)
+            str | None,
+            QueryParameter(description="Words in the stem or the id", max_length=200),
         ] = None,
-        status: Literal["active", "retired", "all"] = "active",
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        status: FromQuery[Literal["active", "retired", "all"]] = "active",
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> QuestionPage:
         where = service.QuestionFilter(objective, type, difficulty, text, status)
         revisions, total = await service.list_questions(db, where, limit, offset)
@@ -60,7 +62,7 @@ class QuestionController(Controller):
         return QuestionPage(items=items, total=total, limit=limit, offset=offset)
 
     @get("/{question_id:str}", summary="One question with all its revisions")
-    async def get_question(self, db: AsyncSession, question_id: str) -> QuestionDetail:
+    async def get_question(self, db: DbSession, question_id: FromPath[str]) -> QuestionDetail:
         question = await service.get_question(db, question_id)
         revisions = [question_view(r, question.status) for r in question.revisions]
         current = next(r for r in revisions if r.revision == question.current_revision)

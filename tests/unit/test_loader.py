@@ -151,7 +151,9 @@ def test_every_problem_is_reported_at_once_with_its_line(bank: Path) -> None:
 
 
 def test_duplicate_ids_across_files_name_the_first_place(bank: Path) -> None:
-    problems = problems_in(bank, "zz-again.yaml", "questions:\n" + GOOD.format(id="churn-algorithm"))
+    problems = problems_in(
+        bank, "zz-again.yaml", "questions:\n" + GOOD.format(id="churn-algorithm")
+    )
     assert len(problems) == 1
     assert problems[0].line == 2
     assert "already used at questions/starter.yaml:" in problems[0].message
@@ -313,9 +315,16 @@ def test_content_hash_ignores_formatting_but_not_content(bank: Path) -> None:
     path = bank / "questions" / "starter.yaml"
     text = path.read_text(encoding="utf-8")
     # Re-folding whitespace and a comment change nothing a candidate sees.
-    path.write_text("# a comment\n" + text.replace("Which SageMaker built-in", "Which SageMaker  built-in".replace("  ", " ")), encoding="utf-8")
+    path.write_text(
+        "# a comment\n"
+        + text.replace("Which SageMaker built-in", "Which SageMaker  built-in".replace("  ", " ")),
+        encoding="utf-8",
+    )
     assert {q.id: q.content_hash for q in load_bank(bank).questions} == before
-    path.write_text(text.replace("K-Means clusters unlabelled data", "K-Means groups unlabelled data"), encoding="utf-8")
+    path.write_text(
+        text.replace("K-Means clusters unlabelled data", "K-Means groups unlabelled data"),
+        encoding="utf-8",
+    )
     after = {q.id: q.content_hash for q in load_bank(bank).questions}
     changed = {qid for qid in before if before[qid] != after[qid]}
     assert changed == {"churn-algorithm"}

@@ -19,5 +19,10 @@ def test_published_schemas_are_current() -> None:
 def test_question_schema_names_every_type() -> None:
     schema = json.loads((SCHEMA_DIR / "questions.schema.json").read_text())
     question = schema["$defs"]["QuestionFile"]
-    assert set(question["properties"]["type"]["enum"]) == {"single", "multiple", "ordering", "matching"}
+    assert set(question["properties"]["type"]["enum"]) == {
+        "single",
+        "multiple",
+        "ordering",
+        "matching",
+    }
     assert set(question["required"]) >= {"id", "type", "objectives", "stem", "explanation"}
