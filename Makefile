@@ -1,5 +1,5 @@
 # make run   - install into .venv, migrate the SQLite database under ./var/, import the
-#              default bank and serve on http://127.0.0.1:8000
+#              default bank, make demo accounts (first run) and serve on http://127.0.0.1:8000
 # make test  - install what is missing, lint, then the whole suite on SQLite and PostgreSQL
 # make lint  - ruff check, ruff format --check, mypy on exam_service/
 PYTHON ?= python3
@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/exam-service db upgrade
 	$(BIN)/exam-service bank import
+	$(BIN)/exam-service demo-accounts
 	$(BIN)/exam-service serve
 
 lint: $(STAMP)

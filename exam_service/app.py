@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
@@ -11,28 +12,57 @@ from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service import __version__
+from exam_service.auth.controllers import AuthController, CohortController, create_user, me
+from exam_service.auth.security import (
+    PUBLIC,
+    csrf_middleware,
+    jwt_auth,
+    provide_user,
+)
 from exam_service.bank.controllers import ObjectiveController, QuestionController
 from exam_service.db import create_engine, session_factory, session_scope
 from exam_service.errors import NotReady, problem_handlers
 from exam_service.migrate import current_revisions, head_revisions
-from exam_service.settings import Settings
+from exam_service.settings import DEFAULT_SECRET_KEY, Settings
+from exam_service.web.controllers import PageController
+
+WEB = Path(__file__).parent / "web"
 
 SWAGGER_ASSETS = "/schema-assets"
 
 
-@get("/health", tags=["ops"], summary="Liveness: the process answers")
+class InsecureSettings(RuntimeError):
+    """The settings are unsafe outside local development."""
+
+
+def check_secret(settings: Settings) -> None:
+    if settings.is_development:
+        return
+    if settings.secret_key == DEFAULT_SECRET_KEY or len(settings.secret_key) < 32:
+        raise InsecureSettings(
+            "EXAM_SECRET_KEY is the development default or shorter than 32 characters; "
+            "outside development set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+
+
+@get("/health", tags=["ops"], opt=PUBLIC, summary="Liveness: the process answers")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 def create_app(settings: Settings) -> Litestar:
     """Build the app for `settings`; the engine is made at startup and disposed at shutdown."""
+    check_secret(settings)
     engine = create_engine(settings.database_url)
+    auth = jwt_auth(settings)
     sessions = session_factory(engine)
     heads = head_revisions()
 
@@ -47,7 +77,12 @@ def create_app(settings: Settings) -> Litestar:
         async for session in session_scope(sessions):
             yield session
 
-    @get("/ready", tags=["ops"], summary="Readiness: database reachable, migrations at head")
+    @get(
+        "/ready",
+        tags=["ops"],
+        opt=PUBLIC,
+        summary="Readiness: database reachable, migrations at head",
+    )
     async def ready() -> dict[str, Any]:
         try:
             async with engine.connect() as connection:
@@ -69,21 +104,46 @@ def create_app(settings: Settings) -> Litestar:
         js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
         css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
         standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
-        path="/",
+        path=["/", "/swagger"],
     )
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_auth() -> Any:
+        return auth
+
     return Litestar(
         route_handlers=[
             health,
             ready,
+            AuthController,
+            me,
+            create_user,
+            CohortController,
             ObjectiveController,
             QuestionController,
+            PageController,
             create_static_files_router(
                 SWAGGER_ASSETS,
                 directories=[swagger_ui_bundle.swagger_ui_path],
                 include_in_schema=False,
+                opt=PUBLIC,
+            ),
+            create_static_files_router(
+                "/static", directories=[WEB / "static"], include_in_schema=False, opt=PUBLIC
             ),
         ],
-        dependencies={"db": Provide(provide_db)},
+        dependencies={
+            "db": Provide(provide_db),
+            "me": Provide(provide_user),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "auth": Provide(provide_auth, sync_to_thread=False),
+        },
+        on_app_init=[auth.on_app_init],
+        middleware=[csrf_middleware(settings)],
+        template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),
+        request_max_body_size=settings.max_body_bytes,
         exception_handlers=problem_handlers,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

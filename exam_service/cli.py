@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from exam_service.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 
 def _bank_path(value: str | None, settings: Settings) -> Path:
@@ -18,11 +25,15 @@ def _bank_path(value: str | None, settings: Settings) -> Path:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from exam_service.app import create_app
+    from exam_service.app import InsecureSettings, create_app
 
     host = args.host or settings.host
     port = args.port or settings.port
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except InsecureSettings as exc:
+        print(f"exam-service: refusing to start: {exc}", file=sys.stderr)
+        return 2
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     print(f"exam_service is serving on http://{shown}:{port}")
     print(f"API docs: http://{shown}:{port}/schema  (OpenAPI JSON at /schema/openapi.json)")
@@ -125,6 +136,66 @@ def cmd_bank_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _with_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from exam_service.db import create_engine, session_factory
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.auth.service import create_user
+    from exam_service.errors import ExamServiceError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ; nothing was created", file=sys.stderr)
+            return 1
+    try:
+        user = asyncio.run(
+            _with_session(
+                settings.database_url,
+                lambda s: create_user(s, args.username, password, args.role, args.display_name),
+            )
+        )
+    except ExamServiceError as exc:
+        print(f"exam-service: {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.username!r} (id {user.id})")
+    return 0
+
+
+def cmd_demo_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.auth.service import create_demo_accounts
+
+    target = settings.data_dir / "demo-accounts.txt"
+    passwords = asyncio.run(_with_session(settings.database_url, create_demo_accounts))
+    if passwords is None:
+        where = f" (passwords saved in {target})" if target.exists() else ""
+        print(f"users exist already; no demo accounts made{where}")
+        return 0
+    lines = [f"{name}  password: {password}" for name, password in passwords.items()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "Demo accounts made by `exam-service demo-accounts` (shown once on screen):\n"
+        + "\n".join(lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    target.chmod(0o600)
+    print("demo accounts (sign in at /login; also saved in " + str(target) + "):")
+    for line in lines:
+        print("  " + line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exam-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     schema = bank.add_parser("schema", help="write the bank files' JSON Schemas")
     schema.add_argument("--out", help="default: <bank>/schema")
     schema.set_defaults(handler=cmd_bank_schema)
+    users = commands.add_parser("users", help="user accounts").add_subparsers(
+        dest="users", required=True
+    )
+    create = users.add_parser("create", help="create a user; the password is asked for")
+    create.add_argument("--role", required=True, choices=["admin", "instructor", "candidate"])
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name", default="")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(handler=cmd_users_create)
+
+    demo = commands.add_parser(
+        "demo-accounts", help="on an empty database, make demo users and print their passwords"
+    )
+    demo.set_defaults(handler=cmd_demo_accounts)
     return parser
 
 

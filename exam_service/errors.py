@@ -1,6 +1,8 @@
 """The service's exceptions and their single mapping to RFC 9457 problem details.
 
     ExamServiceError            500  base class; never raised directly
+     ├── NotAuthenticated       401  no valid credentials; sign in first
+     ├── Forbidden              403  signed in, but the role does not allow it
      ├── NotFound               404  no such object, or one the caller may not see
      ├── Conflict               409  the object's state forbids the request
      ├── InvalidInput           422  well-formed request whose content is wrong
@@ -19,9 +21,11 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 PROBLEM_JSON = "application/problem+json"
@@ -36,6 +40,16 @@ class ExamServiceError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+
+
+class NotAuthenticated(ExamServiceError):
+    status_code = 401
+    slug = "not-authenticated"
+
+
+class Forbidden(ExamServiceError):
+    status_code = 403
+    slug = "forbidden"
 
 
 class NotFound(ExamServiceError):
@@ -98,12 +112,18 @@ def problem(
 def _service_error(
     request: Request[Any, Any, Any], exc: ExamServiceError
 ) -> Response[dict[str, Any]]:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
     return problem(request, exc.status_code, exc.slug, exc.detail, exc.extra, headers)
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status >= 500:
+        return _unexpected_error(request, exc)
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException):
         # Litestar reports malformed bodies and parameters as 400 with a list of details.
@@ -111,6 +131,24 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         extra["errors"] = exc.extra if isinstance(exc.extra, list) else [exc.extra]
     elif status == 404:
         detail = f"There is nothing at {request.url.path}; see /schema for the API's routes."
+    elif status == 401:
+        # Litestar's JWT middleware: no token, a tampered one, or an expired one.
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if wants_page and not request.url.path.startswith("/api/"):
+            return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
+        detail = (
+            f"{exc.detail}: sign in first (POST /api/v1/auth/token, then send "
+            "'Authorization: Bearer <access_token>'; in a browser, /login)"
+        )
+        extra_headers = {"WWW-Authenticate": "Bearer"}
+        return problem(request, 401, "not-authenticated", detail, None, extra_headers)
+    elif status == 403 and "CSRF" in str(exc.detail):
+        detail = (
+            "the form's CSRF token is missing or stale: reload the page and submit again "
+            "(API clients send 'Authorization: Bearer <token>' instead of the cookie)"
+        )
+    elif status == 413:
+        detail = f"{exc.detail}: send a smaller body (the limit is set by EXAM_MAX_BODY_BYTES)"
     elif status == 405:
         detail = f"{request.method} is not allowed on {request.url.path}; see /schema."
     else:

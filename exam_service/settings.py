@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from litestar.di import NamedDependency
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'exam_service.sqlite3'}"
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
@@ -23,6 +25,12 @@ class Settings:
     env: str = "development"
     bank_path: Path = field(default=ROOT / "question_bank")
     log_level: str = "info"
+    data_dir: Path = field(default=ROOT / "var")
+    """Local files other than the database: the demo accounts' passwords."""
+    token_ttl_seconds: int = 12 * 3600
+    max_body_bytes: int = 2 * 1024 * 1024
+    signin_max_failures: int = 5
+    signin_window_seconds: int = 300
 
     @property
     def is_development(self) -> bool:
@@ -32,6 +40,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
+
+        def number(name: str, default: int) -> int:
+            text = env.get(name, str(default))
+            if not text.isdigit():
+                raise ValueError(f"{name} must be a whole number, got {text!r}")
+            return int(text)
+
         port_text = env.get("EXAM_PORT", str(defaults.port))
         if not port_text.isdigit():
             raise ValueError(f"EXAM_PORT must be a port number, got {port_text!r}")
@@ -46,4 +61,15 @@ class Settings:
             env=environment,
             bank_path=Path(env.get("EXAM_BANK_PATH", str(defaults.bank_path))),
             log_level=env.get("EXAM_LOG_LEVEL", defaults.log_level),
+            data_dir=Path(env.get("EXAM_DATA_DIR", str(defaults.data_dir))),
+            token_ttl_seconds=number("EXAM_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds),
+            max_body_bytes=number("EXAM_MAX_BODY_BYTES", defaults.max_body_bytes),
+            signin_max_failures=number("EXAM_SIGNIN_MAX_FAILURES", defaults.signin_max_failures),
+            signin_window_seconds=number(
+                "EXAM_SIGNIN_WINDOW_SECONDS", defaults.signin_window_seconds
+            ),
         )
+
+
+AppSettings = NamedDependency[Settings]
+"""A handler parameter `settings: AppSettings` receives the app's settings."""

@@ -23,6 +23,7 @@ from exam_service.app import create_app
 from exam_service.db import Base
 from exam_service.migrate import upgrade
 from exam_service.settings import Settings
+from tests.factories import Person, make_cohort, make_people
 
 FIXTURE_BANK = Path(__file__).parent / "fixtures" / "bank"
 # The server the PostgreSQL runs use; each test run makes and drops its own databases.
@@ -99,11 +100,30 @@ def bank_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_url: str, bank_dir: Path) -> Settings:
-    return Settings(database_url=db_url, bank_path=bank_dir)
+def settings(db_url: str, bank_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, bank_path=bank_dir, data_dir=tmp_path / "var")
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def people(settings: Settings) -> dict[str, Person]:
+    """The cast of the access tests: an admin, two instructors, two candidates; the
+    instructor owns a cohort with the candidate in it (see `cohort_id`)."""
+    return await make_people(
+        settings,
+        ("admin", "admin"),
+        ("instructor", "instructor"),
+        ("other-instructor", "instructor"),
+        ("candidate", "candidate"),
+        ("other-candidate", "candidate"),
+    )
+
+
+@pytest.fixture
+async def cohort_id(settings: Settings, people: dict[str, Person]) -> int:
+    return await make_cohort(settings, people["instructor"], [people["candidate"]])

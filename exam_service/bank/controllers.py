@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from exam_service.auth.security import SIGNED_IN, STAFF
 from exam_service.bank import service
 from exam_service.bank.schemas import (
     ObjectiveView,
@@ -20,6 +21,7 @@ from exam_service.db import DbSession
 class ObjectiveController(Controller):
     path = "/api/v1/objectives"
     tags = ["bank"]
+    guards = [SIGNED_IN]
 
     @get("/", summary="The objective tree with question counts per node")
     async def tree(self, db: DbSession) -> list[ObjectiveView]:
@@ -35,8 +37,11 @@ class ObjectiveController(Controller):
 
 
 class QuestionController(Controller):
+    """The bank with keys and rationales: instructors and admins only."""
+
     path = "/api/v1/questions"
     tags = ["bank"]
+    guards = [STAFF]
 
     @get("/", summary="The bank's questions with keys, filtered and paginated")
     async def list_questions(

@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.factories import import_folder
+from tests.factories import Person, import_folder
 
 Client = AsyncTestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+def client(client: AsyncTestClient, people: dict[str, Person]) -> AsyncTestClient:  # type: ignore[type-arg]
+    """The app's client, signed in as the instructor (the bank with keys is staff-only)."""
+    client.headers["Authorization"] = people["instructor"].headers["Authorization"]
+    return client
 
 
 @pytest.fixture

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.factories import import_folder, write_questions
+from tests.factories import Person, import_folder, write_questions
+
+
+@pytest.fixture
+def client(client: AsyncTestClient, people: dict[str, Person]) -> AsyncTestClient:  # type: ignore[type-arg]
+    """The app's client, signed in as the instructor (the bank with keys is staff-only)."""
+    client.headers["Authorization"] = people["instructor"].headers["Authorization"]
+    return client
+
 
 EXTRA = """\
 questions:

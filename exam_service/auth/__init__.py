@@ -1,0 +1,1 @@
+"""Identity and access: users, roles, cohorts, sign-in, tokens and guards."""

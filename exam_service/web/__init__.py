@@ -1,0 +1,1 @@
+"""Browser pages: server-rendered Jinja2 templates (autoescaped) and static files."""

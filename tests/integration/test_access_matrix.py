@@ -1,0 +1,193 @@
+"""Every route the app registers, called by every kind of person, gets the status the
+access rules promise. Routes come from the app itself: a new route without a row here
+fails `test_every_route_has_a_row`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from exam_service.app import create_app
+from exam_service.settings import Settings
+from tests.factories import PASSWORD, Person, import_folder
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+PERSONAS = ("anonymous", "candidate", "other-candidate", "instructor", "other-instructor", "admin")
+
+
+@dataclass
+class Context:
+    cohort_id: int
+    question_id: str
+
+
+# A request for persona p: (path, keyword arguments for the client).
+Build = Callable[[Context, str], tuple[str, dict[str, Any]]]
+
+
+def fixed(path: str, **kwargs: Any) -> Build:
+    return lambda _ctx, _p: (path, kwargs)
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(PERSONAS, status)
+
+
+def signed_in(status: int) -> dict[str, int]:
+    return {**everyone(status), "anonymous": 401}
+
+
+def staff(status: int, *, others: int | None = None) -> dict[str, int]:
+    """Instructors and admins get `status`; `others` for the instructor who does not own
+    the object; candidates 403; anonymous 401."""
+    return {
+        "anonymous": 401,
+        "candidate": 403,
+        "other-candidate": 403,
+        "instructor": status,
+        "other-instructor": status if others is None else others,
+        "admin": status,
+    }
+
+
+def own_credentials(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    username = "nobody" if persona == "anonymous" else persona
+    return "/api/v1/auth/token", {"json": {"username": username, "password": PASSWORD}}
+
+
+def login_form(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    username = "nobody" if persona == "anonymous" else persona
+    return "/login", {"data": {"username": username, "password": PASSWORD}}
+
+
+def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "username": f"made-by-{persona}",
+        "password": "a long enough password",
+        "role": "candidate",
+    }
+    return "/api/v1/users", {"json": body}
+
+
+MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
+    ("GET", "/health"): (fixed("/health"), everyone(200)),
+    ("GET", "/ready"): (fixed("/ready"), everyone(200)),
+    ("POST", "/api/v1/auth/token"): (own_credentials, {**everyone(200), "anonymous": 401}),
+    ("GET", "/api/v1/me"): (fixed("/api/v1/me"), signed_in(200)),
+    ("POST", "/api/v1/users"): (
+        new_user,
+        {**staff(403), "admin": 201},
+    ),
+    ("POST", "/api/v1/cohorts"): (fixed("/api/v1/cohorts", json={"name": "New"}), staff(201)),
+    ("GET", "/api/v1/cohorts"): (fixed("/api/v1/cohorts"), staff(200)),
+    ("GET", "/api/v1/cohorts/{cohort_id:int}"): (
+        lambda ctx, _p: (f"/api/v1/cohorts/{ctx.cohort_id}", {}),
+        staff(200, others=404),
+    ),
+    ("POST", "/api/v1/cohorts/{cohort_id:int}/members"): (
+        lambda ctx, _p: (
+            f"/api/v1/cohorts/{ctx.cohort_id}/members",
+            {"json": {"usernames": ["other-candidate"]}},
+        ),
+        staff(200, others=404),
+    ),
+    ("GET", "/api/v1/objectives"): (fixed("/api/v1/objectives"), signed_in(200)),
+    ("GET", "/api/v1/questions"): (fixed("/api/v1/questions"), staff(200)),
+    ("GET", "/api/v1/questions/{question_id:str}"): (
+        lambda ctx, _p: (f"/api/v1/questions/{ctx.question_id}", {}),
+        staff(200),
+    ),
+    ("GET", "/"): (fixed("/"), signed_in(200)),
+    ("GET", "/login"): (fixed("/login"), everyone(200)),
+    ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
+    ("POST", "/logout"): (fixed("/logout"), everyone(303)),
+    ("GET", "/static/{file_path:path}"): (fixed("/static/app.css"), everyone(200)),
+    ("HEAD", "/static/{file_path:path}"): (fixed("/static/app.css"), everyone(200)),
+    ("GET", "/schema-assets/{file_path:path}"): (
+        fixed("/schema-assets/swagger-ui.css"),
+        everyone(200),
+    ),
+    ("HEAD", "/schema-assets/{file_path:path}"): (
+        fixed("/schema-assets/swagger-ui.css"),
+        everyone(200),
+    ),
+    ("GET", "/schema"): (fixed("/schema"), everyone(200)),
+    ("GET", "/schema/swagger"): (fixed("/schema/swagger"), everyone(200)),
+    # Litestar's catch-all for documentation UIs that are not installed: public, 404.
+    ("GET", "/schema/{path:str}"): (fixed("/schema/redoc"), everyone(404)),
+    ("GET", "/schema/openapi.json"): (fixed("/schema/openapi.json"), everyone(200)),
+    ("GET", "/schema/oauth2-redirect.html"): (
+        fixed("/schema/oauth2-redirect.html"),
+        everyone(200),
+    ),
+}
+
+
+def registered_routes(settings: Settings) -> set[tuple[str, str]]:
+    app = create_app(settings)
+    return {
+        (method, route.path)
+        for route in app.routes
+        for method in getattr(route, "methods", ())
+        if method != "OPTIONS"
+    }
+
+
+def test_every_route_has_a_row(settings: Settings) -> None:
+    routes = registered_routes(settings)
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes without an access rule in MATRIX: {missing}"
+    assert not stale, f"MATRIX rows for routes that no longer exist: {stale}"
+
+
+async def test_access_matrix(
+    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person], cohort_id: int
+) -> None:
+    await import_folder(db_url, bank_dir)
+    ctx = Context(cohort_id=cohort_id, question_id="churn-algorithm")
+    failures = []
+    for (method, template), (build, expected) in MATRIX.items():
+        for persona in PERSONAS:
+            path, kwargs = build(ctx, persona)
+            headers = {} if persona == "anonymous" else people[persona].headers
+            client.cookies.clear()
+            response = await client.request(
+                method, path, headers=headers, follow_redirects=False, **kwargs
+            )
+            if response.status_code != expected[persona]:
+                failures.append(
+                    f"{method} {template} as {persona}: {response.status_code}, "
+                    f"expected {expected[persona]} ({response.text[:120]})"
+                )
+    assert not failures, "\n".join(failures)
+
+
+async def test_options_answers_everyone(client: Client, settings: Settings) -> None:
+    for method, template in sorted(registered_routes(settings)):
+        path = MATRIX[(method, template)][0](Context(1, "x"), "anonymous")[0]
+        response = await client.options(path)
+        assert response.status_code == 204, f"OPTIONS {path}: {response.status_code}"
+
+
+async def test_hidden_objects_look_exactly_like_missing_ones(
+    client: Client, people: dict[str, Person], cohort_id: int
+) -> None:
+    """Another instructor's cohort and a cohort that does not exist answer alike."""
+    who = people["other-instructor"]
+    hidden = await client.get(f"/api/v1/cohorts/{cohort_id}", headers=who.headers)
+    missing = await client.get(f"/api/v1/cohorts/{cohort_id + 1000}", headers=who.headers)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.headers["content-type"] == missing.headers["content-type"]
+
+    def anonymised(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: re.sub(r"cohorts?[ /]\d+", "cohort N", str(v)) for k, v in body.items()}
+
+    assert anonymised(hidden.json()) == anonymised(missing.json())
+    mine = await client.get(f"/api/v1/cohorts/{cohort_id}", headers=people["instructor"].headers)
+    assert mine.status_code == 200
