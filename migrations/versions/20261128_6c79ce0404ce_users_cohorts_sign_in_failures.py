@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "6c79ce0404ce"
 down_revision: str | None = "531d31efbd7f"
 branch_labels: str | Sequence[str] | None = None
