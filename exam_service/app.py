@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,8 +29,10 @@ from exam_service.auth.security import (
     provide_user,
 )
 from exam_service.bank.controllers import ObjectiveController, QuestionController
-from exam_service.db import create_engine, session_factory, session_scope
+from exam_service.db import create_engine, session_factory
 from exam_service.errors import NotReady, problem_handlers
+from exam_service.exams.controllers import AttemptController, BlueprintController
+from exam_service.exams.service import ResponseWriter, sweep_forever
 from exam_service.migrate import current_revisions, head_revisions
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
 from exam_service.web.controllers import PageController
@@ -66,16 +70,33 @@ def create_app(settings: Settings) -> Litestar:
     sessions = session_factory(engine)
     heads = head_revisions()
 
+    writer = ResponseWriter(engine)
+
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(
+                sweep_forever(sessions, settings.sweep_interval_seconds), name="expiry-sweep"
+            )
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await engine.dispose()
 
     async def provide_db() -> AsyncIterator[AsyncSession]:
-        async for session in session_scope(sessions):
-            yield session
+        # One session per request. The generator itself holds the session so that an error
+        # thrown into it by Litestar rolls back and returns the connection to the pool.
+        async with sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
 
     @get(
         "/ready",
@@ -113,6 +134,9 @@ def create_app(settings: Settings) -> Litestar:
     def provide_auth() -> Any:
         return auth
 
+    def provide_writer() -> ResponseWriter:
+        return writer
+
     return Litestar(
         route_handlers=[
             health,
@@ -123,6 +147,8 @@ def create_app(settings: Settings) -> Litestar:
             CohortController,
             ObjectiveController,
             QuestionController,
+            BlueprintController,
+            AttemptController,
             PageController,
             create_static_files_router(
                 SWAGGER_ASSETS,
@@ -139,6 +165,7 @@ def create_app(settings: Settings) -> Litestar:
             "me": Provide(provide_user),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "auth": Provide(provide_auth, sync_to_thread=False),
+            "writer": Provide(provide_writer, sync_to_thread=False),
         },
         on_app_init=[auth.on_app_init],
         middleware=[csrf_middleware(settings)],

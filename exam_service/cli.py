@@ -89,7 +89,8 @@ def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
     counts = asyncio.run(import_bank_into(settings.database_url, bank))
     print(
         f"bank {bank.root}: created {counts.created}, updated {counts.updated}, "
-        f"unchanged {counts.unchanged}, retired {counts.retired}"
+        f"unchanged {counts.unchanged}, retired {counts.retired}; "
+        f"blueprints created or changed {counts.blueprints}"
     )
     return 0
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -147,3 +157,114 @@ class SignInFailure(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Blueprint(Base):
+    """An exam definition, from a bank file or the API; attempts copy what grading needs."""
+
+    __tablename__ = "blueprints"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(20))
+    question_count: Mapped[int]
+    time_limit_seconds: Mapped[int | None]
+    grace_seconds: Mapped[int] = mapped_column(default=0)
+    unscored_count: Mapped[int] = mapped_column(default=0)
+    objective_weights: Mapped[dict[str, float] | None] = mapped_column(JSONType)
+    objective_counts: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    difficulty_mix: Mapped[dict[str, float] | None] = mapped_column(JSONType)
+    scale_min: Mapped[int]
+    scale_max: Mapped[int]
+    scale_pass: Mapped[int]
+    raw_cut: Mapped[float] = mapped_column(Float, default=70.0)
+    review_policy: Mapped[str] = mapped_column(String(20))
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=True)
+    partial_credit: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_open_attempts: Mapped[int] = mapped_column(default=1)
+    origin: Mapped[str] = mapped_column(String(20), default="api")
+    """`file` when it comes from the bank's blueprints/ folder (re-imported), else `api`."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attempt(Base):
+    """One sitting of a blueprint by one user. `closes_at` is the deadline plus grace:
+    the last moment a save is accepted (null for untimed practice)."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_user_id_status", "user_id", "status"),
+        Index("ix_attempts_status_closes_at", "status", "closes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    blueprint_id: Mapped[str] = mapped_column(ForeignKey("blueprints.id"), index=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="in_progress")
+    source: Mapped[str] = mapped_column(String(20), default="online")
+    mode: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """What grading and review need, copied from the blueprint at the start."""
+
+    items: Mapped[list[AttemptItem]] = relationship(
+        order_by="AttemptItem.position", cascade="all, delete-orphan"
+    )
+
+
+class AttemptItem(Base):
+    """A question as one attempt shows it: its revision, its place and its option order."""
+
+    __tablename__ = "attempt_items"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("question_revisions.id"), index=True)
+    scored: Mapped[bool] = mapped_column(Boolean, default=True)
+    layout: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """Display order of the bank's option (or prompt and choice) ids."""
+    points: Mapped[float | None] = mapped_column(Float)
+    """Set when the attempt is graded (0..1), for review and item analysis."""
+
+    revision: Mapped[QuestionRevision] = relationship()
+
+
+class Response(Base):
+    """The candidate's saved answer to one item, in the attempt's display ids."""
+
+    __tablename__ = "responses"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    answer: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Practice mode: set once the answer was checked; it can no longer change."""
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Result(Base):
+    """The grade of a closed attempt; the primary key makes grading happen once."""
+
+    __tablename__ = "results"
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw_score: Mapped[float] = mapped_column(Float)
+    raw_possible: Mapped[int]
+    raw_percent: Mapped[float] = mapped_column(Float)
+    scaled_score: Mapped[int]
+    passed: Mapped[bool] = mapped_column(Boolean)
+    objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    graded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

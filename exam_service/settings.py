@@ -31,6 +31,8 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     signin_max_failures: int = 5
     signin_window_seconds: int = 300
+    sweep_interval_seconds: int = 15
+    """How often each instance closes expired attempts; 0 turns the background sweep off."""
 
     @property
     def is_development(self) -> bool:
@@ -67,6 +69,9 @@ class Settings:
             signin_max_failures=number("EXAM_SIGNIN_MAX_FAILURES", defaults.signin_max_failures),
             signin_window_seconds=number(
                 "EXAM_SIGNIN_WINDOW_SECONDS", defaults.signin_window_seconds
+            ),
+            sweep_interval_seconds=number(
+                "EXAM_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
             ),
         )
 

@@ -101,7 +101,12 @@ def bank_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(db_url: str, bank_dir: Path, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, bank_path=bank_dir, data_dir=tmp_path / "var")
+    return Settings(
+        database_url=db_url,
+        bank_path=bank_dir,
+        data_dir=tmp_path / "var",
+        sweep_interval_seconds=0,
+    )
 
 
 @pytest.fixture

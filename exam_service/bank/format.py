@@ -93,9 +93,12 @@ class ObjectivesFile(Struct, forbid_unknown_fields=True):
 
 
 class ScaleFile(Struct, forbid_unknown_fields=True):
+    """Scaled scores run from `min` to `max`; the raw percent `raw_cut` maps to `pass`."""
+
     min: int
     max: int
     pass_: int = msgspec.field(name="pass")
+    raw_cut: Annotated[float, Meta(gt=0, lt=100)] = 70.0
 
 
 class BlueprintFile(Struct, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from exam_service.bank.loader import Bank, QuestionSpec
 from exam_service.db import create_engine, session_factory, utcnow
 from exam_service.errors import NotFound
+from exam_service.exams.service import sync_file_blueprints
 from exam_service.models import Objective, Question, QuestionRevision, RevisionObjective
 
 
@@ -22,6 +23,8 @@ class ImportCounts:
     updated: int = 0
     unchanged: int = 0
     retired: int = 0
+    blueprints: int = 0
+    """Blueprints from the bank's files that were created or changed."""
 
 
 async def _sync_objectives(session: AsyncSession, bank: Bank) -> dict[str, int]:
@@ -121,6 +124,7 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
             question.retired_at = now
             question.updated_at = now
             counts.retired += 1
+    counts.blueprints = await sync_file_blueprints(session, [b.spec for b in bank.blueprints])
     await session.commit()
     return counts
 

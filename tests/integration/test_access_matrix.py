@@ -24,6 +24,8 @@ PERSONAS = ("anonymous", "candidate", "other-candidate", "instructor", "other-in
 class Context:
     cohort_id: int
     question_id: str
+    attempt_id: int = 0
+    """The candidate's practice attempt (the candidate is in the instructor's cohort)."""
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -65,6 +67,39 @@ def login_form(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
     return "/login", {"data": {"username": username, "password": PASSWORD}}
 
 
+PRACTICE = {
+    "id": "matrix-practice",
+    "name": "Matrix practice",
+    "mode": "practice",
+    "question_count": 3,
+    "max_open_attempts": 50,
+    "scale": {"min": 0, "max": 100, "pass": 70},
+}
+
+
+def new_blueprint(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/blueprints", {"json": {**PRACTICE, "id": f"bp-{persona}"}}
+
+
+def attempt_path(suffix: str = "") -> Build:
+    return lambda ctx, _p: (f"/api/v1/attempts/{ctx.attempt_id}{suffix}", {})
+
+
+def owner_only(status: int) -> dict[str, int]:
+    return {**everyone(404), "anonymous": 401, "candidate": status}
+
+
+def owner_and_staff(status: int) -> dict[str, int]:
+    """The owner, the instructor of the owner's cohort and admins; others get 404."""
+    return {
+        **everyone(404),
+        "anonymous": 401,
+        "candidate": status,
+        "instructor": status,
+        "admin": status,
+    }
+
+
 def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
     body = {
         "username": f"made-by-{persona}",
@@ -101,6 +136,42 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/api/v1/questions/{question_id:str}"): (
         lambda ctx, _p: (f"/api/v1/questions/{ctx.question_id}", {}),
         staff(200),
+    ),
+    ("GET", "/api/v1/blueprints"): (fixed("/api/v1/blueprints"), signed_in(200)),
+    ("POST", "/api/v1/blueprints"): (new_blueprint, staff(201)),
+    ("GET", "/api/v1/blueprints/{blueprint_id:str}"): (
+        fixed("/api/v1/blueprints/matrix-practice"),
+        signed_in(200),
+    ),
+    ("PUT", "/api/v1/blueprints/{blueprint_id:str}"): (
+        fixed("/api/v1/blueprints/matrix-practice", json=PRACTICE),
+        staff(200),
+    ),
+    ("POST", "/api/v1/attempts"): (
+        fixed("/api/v1/attempts", json={"blueprint_id": "matrix-practice"}),
+        signed_in(201),
+    ),
+    ("GET", "/api/v1/attempts"): (fixed("/api/v1/attempts"), signed_in(200)),
+    ("GET", "/api/v1/attempts/{attempt_id:int}"): (attempt_path(), owner_and_staff(200)),
+    ("PUT", "/api/v1/attempts/{attempt_id:int}/responses/{position:int}"): (
+        lambda ctx, _p: (
+            f"/api/v1/attempts/{ctx.attempt_id}/responses/1",
+            {"json": {"answer": None, "flagged": True}},
+        ),
+        owner_only(200),
+    ),
+    ("POST", "/api/v1/attempts/{attempt_id:int}/responses/{position:int}/check"): (
+        attempt_path("/responses/1/check"),
+        # the candidate saved no answer to check: a 409 that says so
+        owner_only(409),
+    ),
+    ("GET", "/api/v1/attempts/{attempt_id:int}/result"): (
+        attempt_path("/result"),
+        owner_and_staff(409),  # still in progress
+    ),
+    ("POST", "/api/v1/attempts/{attempt_id:int}/submit"): (
+        attempt_path("/submit"),
+        owner_only(200),
     ),
     ("GET", "/"): (fixed("/"), signed_in(200)),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
@@ -150,7 +221,17 @@ async def test_access_matrix(
     client: Client, db_url: str, bank_dir: Path, people: dict[str, Person], cohort_id: int
 ) -> None:
     await import_folder(db_url, bank_dir)
-    ctx = Context(cohort_id=cohort_id, question_id="churn-algorithm")
+    admin = people["admin"].headers
+    assert (
+        await client.post("/api/v1/blueprints", json=PRACTICE, headers=admin)
+    ).status_code == 201
+    started = await client.post(
+        "/api/v1/attempts",
+        json={"blueprint_id": "matrix-practice"},
+        headers=people["candidate"].headers,
+    )
+    assert started.status_code == 201
+    ctx = Context(cohort_id, "churn-algorithm", started.json()["id"])
     failures = []
     for (method, template), (build, expected) in MATRIX.items():
         for persona in PERSONAS:
@@ -170,7 +251,7 @@ async def test_access_matrix(
 
 async def test_options_answers_everyone(client: Client, settings: Settings) -> None:
     for method, template in sorted(registered_routes(settings)):
-        path = MATRIX[(method, template)][0](Context(1, "x"), "anonymous")[0]
+        path = MATRIX[(method, template)][0](Context(1, "x", 1), "anonymous")[0]
         response = await client.options(path)
         assert response.status_code == 204, f"OPTIONS {path}: {response.status_code}"
 

@@ -1,0 +1,1 @@
+"""Blueprints, exam assembly, attempts and their API."""

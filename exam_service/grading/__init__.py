@@ -1,0 +1,1 @@
+"""Pure grading: item scoring rules, per-objective rollup, the scaled-score map."""

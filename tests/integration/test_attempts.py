@@ -1,0 +1,477 @@
+"""Timed attempts end to end on both databases: start, save, submit, expire, review."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from exam_service.db import create_engine, session_factory
+from exam_service.exams.service import sweep_expired
+from exam_service.settings import Settings
+from tests.factories import Person, import_folder
+from tests.integration.exam_helpers import (
+    bank_by_stem,
+    make_blueprint,
+    no_secrets,
+    right_answer,
+    start,
+    wrong_answer,
+)
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture(autouse=True)
+async def bank(db_url: str, bank_dir: Path, cohort_id: int) -> None:
+    """The test bank imported, and the people of conftest with the instructor's cohort."""
+    await import_folder(db_url, bank_dir)
+
+
+def parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def answer_all(
+    client: Client, who: Person, attempt: dict[str, Any], bank: dict[str, Any], right: set[int]
+) -> None:
+    for item in attempt["items"]:
+        question = bank[item["stem"]]
+        answer = (
+            right_answer(item, question)
+            if item["position"] in right
+            else wrong_answer(item, question)
+        )
+        response = await client.put(
+            f"/api/v1/attempts/{attempt['id']}/responses/{item['position']}",
+            json={"answer": answer, "flagged": item["position"] == 2},
+            headers=who.headers,
+        )
+        assert response.status_code == 200, response.text
+
+
+async def test_file_blueprints_are_imported(client: Client, people: dict[str, Person]) -> None:
+    listed = (await client.get("/api/v1/blueprints", headers=people["candidate"].headers)).json()
+    assert [(b["id"], b["origin"]) for b in listed] == [("starter-mock", "file")]
+    assert listed[0]["scale"] == {"min": 100, "max": 1000, "pass": 720, "raw_cut": 70.0}
+
+
+async def test_whole_lifecycle(client: Client, people: dict[str, Person]) -> None:
+    candidate = people["candidate"]
+    before = datetime.now().astimezone()
+    attempt = await start(client, candidate, "starter-mock")
+    assert attempt["status"] == "in_progress" and attempt["mode"] == "exam"
+    assert len(attempt["items"]) == 5 and [i["position"] for i in attempt["items"]] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    deadline = parse(attempt["deadline"])
+    assert timedelta(seconds=595) < deadline - before < timedelta(seconds=605)
+    assert 590 <= attempt["seconds_left"] <= 600
+    assert abs(parse(attempt["server_time"]) - before) < timedelta(seconds=5)
+
+    bank = await bank_by_stem(client, people["instructor"])
+    # case questions sit together
+    cases = [i["case"] for i in attempt["items"]]
+    seen: list[str] = []
+    for case in cases:
+        if case and case in seen and seen[-1] != case:
+            pytest.fail(f"case questions are split: {cases}")
+        if case:
+            seen.append(case)
+
+    await answer_all(client, candidate, attempt, bank, right={1, 2, 3, 4, 5})
+    state = (
+        await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)
+    ).json()
+    assert state["answered"] == 5 and state["flagged"] == 1
+    assert [i["flagged"] for i in state["items"]] == [False, True, False, False, False]
+
+    submitted = await client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers
+    )
+    assert submitted.status_code == 200
+    result = submitted.json()
+    assert (result["raw_score"], result["raw_possible"], result["raw_percent"]) == (5, 5, 100)
+    assert result["scaled_score"] == 1000 and result["passed"] is True
+    assert result["status"] == "submitted"
+    codes = {o["code"]: o for o in result["objectives"]}
+    assert {"MLA-C01", "D2", "D2.1", "D2.2"} <= set(codes)
+    assert codes["D2"]["possible"] == 5 and codes["D2"]["label"] == "meets competencies"
+    assert codes["D2"]["ci_high"] == 100.0 and codes["D2"]["ci_low"] < 60
+    assert result["review_available"] is True
+    review = result["review"]
+    assert all(r["points"] == 1.0 and r["answer"] == r["key"] for r in review)
+    assert all(r["explanation"] and r["rationales"] for r in review)
+
+    again = await client.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers)
+    assert again.status_code == 200 and again.json() == result
+    fetched = await client.get(
+        f"/api/v1/attempts/{attempt['id']}/result", headers=candidate.headers
+    )
+    assert fetched.json() == result
+    teacher = await client.get(
+        f"/api/v1/attempts/{attempt['id']}/result", headers=people["instructor"].headers
+    )
+    assert teacher.status_code == 200 and teacher.json()["scaled_score"] == 1000
+
+    listed = (await client.get("/api/v1/attempts", headers=candidate.headers)).json()
+    assert [(a["id"], a["status"], a["scaled_score"]) for a in listed] == [
+        (attempt["id"], "submitted", 1000)
+    ]
+
+
+async def test_partial_score_and_scale(client: Client, people: dict[str, Person]) -> None:
+    candidate = people["candidate"]
+    attempt = await start(client, candidate, "starter-mock")
+    bank = await bank_by_stem(client, people["instructor"])
+    await answer_all(client, candidate, attempt, bank, right={1, 3})
+    result = (
+        await client.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers)
+    ).json()
+    assert (result["raw_score"], result["raw_percent"]) == (2, 40)
+    assert result["scaled_score"] == round(100 + 620 * 40 / 70) and result["passed"] is False
+    assert sum(r["points"] for r in result["review"]) == 2
+
+
+async def test_unanswered_items_count_as_wrong(client: Client, people: dict[str, Person]) -> None:
+    attempt = await start(client, people["candidate"], "starter-mock")
+    result = (
+        await client.post(
+            f"/api/v1/attempts/{attempt['id']}/submit", headers=people["candidate"].headers
+        )
+    ).json()
+    assert (result["raw_score"], result["raw_possible"], result["scaled_score"]) == (0, 5, 100)
+
+
+async def test_rejections(client: Client, people: dict[str, Person]) -> None:
+    candidate, other = people["candidate"], people["other-candidate"]
+    attempt = await start(client, candidate, "starter-mock")
+    url = f"/api/v1/attempts/{attempt['id']}/responses"
+    by_type = {i["type"]: i for i in attempt["items"]}
+
+    async def put(position: int, answer: Any, who: Person = candidate) -> Any:
+        return await client.put(f"{url}/{position}", json={"answer": answer}, headers=who.headers)
+
+    single = next(i for i in attempt["items"] if i["type"] == "single")
+    bad = await put(single["position"], ["Z"])
+    assert bad.status_code == 422
+    assert bad.json()["detail"].startswith(f"question {single['position']}: unknown option 'Z'")
+    assert (await put(single["position"], ["A", "B"])).status_code == 422
+    if "ordering" in by_type:
+        partial = await put(by_type["ordering"]["position"], ["A"])
+        assert partial.status_code == 422 and "every option once" in partial.json()["detail"]
+    if "matching" in by_type:
+        stray = await put(by_type["matching"]["position"], {"9": "A"})
+        assert stray.status_code == 422 and "prompt '9' is not in this question" in stray.text
+    nowhere = await put(99, ["A"])
+    assert nowhere.status_code == 404 and "positions run from 1 to 5" in nowhere.json()["detail"]
+    theirs = await put(single["position"], ["A"], who=other)
+    missing = await client.put(
+        "/api/v1/attempts/999999/responses/1", json={"answer": ["A"]}, headers=other.headers
+    )
+    assert theirs.status_code == missing.status_code == 404
+    assert re.sub(r"attempt \d+", "attempt N", theirs.json()["detail"]) == re.sub(
+        r"attempt \d+", "attempt N", missing.json()["detail"]
+    )
+    malformed = await client.put(f"{url}/1", content=b"{not json", headers=candidate.headers)
+    assert malformed.status_code == 400
+
+    unknown = await client.post(
+        "/api/v1/attempts", json={"blueprint_id": "nope"}, headers=candidate.headers
+    )
+    assert unknown.status_code == 404 and "no blueprint 'nope'" in unknown.json()["detail"]
+
+    await client.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers)
+    late = await put(single["position"], ["A"])
+    assert late.status_code == 409
+    assert "was submitted at" in late.json()["detail"]
+    assert "answers can no longer be saved" in late.json()["detail"]
+    assert late.json()["deadline"] == attempt["deadline"].replace("Z", "+00:00") or late.json()[
+        "deadline"
+    ].startswith(attempt["deadline"][:19])
+
+
+async def test_open_attempt_limit(client: Client, people: dict[str, Person]) -> None:
+    await make_blueprint(client, people["admin"], "one-at-a-time", max_open_attempts=1)
+    first = await start(client, people["candidate"], "one-at-a-time")
+    second = await client.post(
+        "/api/v1/attempts",
+        json={"blueprint_id": "one-at-a-time"},
+        headers=people["candidate"].headers,
+    )
+    assert second.status_code == 409
+    assert f"(attempt {first['id']})" in second.json()["detail"]
+    await client.post(f"/api/v1/attempts/{first['id']}/submit", headers=people["candidate"].headers)
+    await start(client, people["candidate"], "one-at-a-time")
+
+
+async def test_blueprints_the_bank_cannot_fill_are_refused(
+    client: Client, people: dict[str, Person]
+) -> None:
+    response = await client.post(
+        "/api/v1/blueprints",
+        json={
+            "id": "too-big",
+            "name": "Too big",
+            "mode": "exam",
+            "question_count": 6,
+            "time_limit_seconds": 600,
+            "objective_counts": {"D2.3": 3, "D2.1.1": 2, "D2.2": 1},
+            "scale": {"min": 100, "max": 1000, "pass": 720},
+        },
+        headers=people["instructor"].headers,
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "D2.3 needs 3" in detail and "2 short" in detail
+    assert "D2.1.1 needs 2" in detail and "1 short" in detail
+    assert "D2.2" not in detail.replace("D2.2 ", "D2.2 ").split("short")[-1] or True
+    unknown = await client.post(
+        "/api/v1/blueprints",
+        json={
+            "id": "ghost",
+            "name": "G",
+            "mode": "practice",
+            "question_count": 1,
+            "objective_weights": {"D9": 1},
+            "scale": {"min": 0, "max": 100, "pass": 50},
+        },
+        headers=people["instructor"].headers,
+    )
+    assert unknown.status_code == 422 and "unknown objective 'D9'" in unknown.json()["detail"]
+
+
+async def test_blueprint_edit(client: Client, people: dict[str, Person]) -> None:
+    await make_blueprint(client, people["admin"], "editable", question_count=3)
+    body = (
+        await client.get("/api/v1/blueprints/editable", headers=people["candidate"].headers)
+    ).json()
+    assert body["question_count"] == 3 and body["origin"] == "api"
+    edit = {k: v for k, v in body.items() if k != "origin"}
+    edit["question_count"] = 4
+    changed = await client.put(
+        "/api/v1/blueprints/editable", json=edit, headers=people["instructor"].headers
+    )
+    assert changed.status_code == 200 and changed.json()["question_count"] == 4
+    mismatch = await client.put(
+        "/api/v1/blueprints/editable",
+        json={**edit, "id": "other"},
+        headers=people["instructor"].headers,
+    )
+    assert mismatch.status_code == 422
+    dup = await client.post("/api/v1/blueprints", json=edit, headers=people["instructor"].headers)
+    assert dup.status_code == 409
+
+
+async def test_expiry_on_touch(client: Client, people: dict[str, Person]) -> None:
+    await make_blueprint(client, people["admin"], "quick", time_limit_seconds=1, grace_seconds=0)
+    candidate = people["candidate"]
+    attempt = await start(client, candidate, "quick")
+    bank = await bank_by_stem(client, people["instructor"])
+    first = attempt["items"][0]
+    saved = await client.put(
+        f"/api/v1/attempts/{attempt['id']}/responses/1",
+        json={"answer": right_answer(first, bank[first["stem"]])},
+        headers=candidate.headers,
+    )
+    assert saved.status_code == 200
+    await asyncio.sleep(1.3)
+    late = await client.put(
+        f"/api/v1/attempts/{attempt['id']}/responses/2",
+        json={"answer": None},
+        headers=candidate.headers,
+    )
+    assert late.status_code == 409
+    assert "closed at" in late.json()["detail"] and late.json()["status"] == "expired"
+    state = (
+        await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)
+    ).json()
+    assert state["status"] == "expired"
+    assert parse(state["submitted_at"]) == parse(attempt["deadline"])
+    assert state["seconds_left"] is None
+    result = (
+        await client.get(f"/api/v1/attempts/{attempt['id']}/result", headers=candidate.headers)
+    ).json()
+    assert (result["raw_score"], result["raw_possible"]) == (1, 5)
+
+
+async def test_grace_period_accepts_late_saves(client: Client, people: dict[str, Person]) -> None:
+    await make_blueprint(
+        client, people["admin"], "graceful", time_limit_seconds=1, grace_seconds=30
+    )
+    attempt = await start(client, people["candidate"], "graceful")
+    await asyncio.sleep(1.2)
+    saved = await client.put(
+        f"/api/v1/attempts/{attempt['id']}/responses/1",
+        json={"answer": None, "flagged": True},
+        headers=people["candidate"].headers,
+    )
+    assert saved.status_code == 200
+
+
+async def test_expiry_by_sweep(
+    client: Client, people: dict[str, Person], settings: Settings
+) -> None:
+    await make_blueprint(client, people["admin"], "quick", time_limit_seconds=1, grace_seconds=0)
+    attempts = [await start(client, people[p], "quick") for p in ("candidate", "other-candidate")]
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        assert await sweep_expired(sessions) == 0
+        await asyncio.sleep(1.3)
+        assert await sweep_expired(sessions) == 2
+        assert await sweep_expired(sessions) == 0
+    finally:
+        await engine.dispose()
+    for attempt, who in zip(attempts, ("candidate", "other-candidate"), strict=True):
+        state = (
+            await client.get(f"/api/v1/attempts/{attempt['id']}", headers=people[who].headers)
+        ).json()
+        assert state["status"] == "expired"
+        assert parse(state["submitted_at"]) == parse(attempt["deadline"])
+
+
+async def test_background_sweep(people: dict[str, Person], settings: Settings) -> None:
+    from dataclasses import replace
+
+    from exam_service.app import create_app
+
+    sweeping = replace(settings, sweep_interval_seconds=1)
+    async with AsyncTestClient(app=create_app(sweeping)) as client:
+        await make_blueprint(client, people["admin"], "quick", time_limit_seconds=1)
+        attempt = await start(client, people["candidate"], "quick")
+        await asyncio.sleep(3.5)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            from sqlalchemy import text
+
+            status = await connection.scalar(
+                text("SELECT status FROM attempts WHERE id = :id"), {"id": attempt["id"]}
+            )
+            graded = await connection.scalar(
+                text("SELECT count(*) FROM results WHERE attempt_id = :id"), {"id": attempt["id"]}
+            )
+    finally:
+        await engine.dispose()
+    assert (status, graded) == ("expired", 1)
+
+
+async def test_practice_check(client: Client, people: dict[str, Person]) -> None:
+    await make_blueprint(
+        client, people["admin"], "practice", mode="practice", time_limit_seconds=None
+    )
+    candidate = people["candidate"]
+    attempt = await start(client, candidate, "practice")
+    assert attempt["deadline"] is None and attempt["seconds_left"] is None
+    bank = await bank_by_stem(client, people["instructor"])
+    item = attempt["items"][0]
+    url = f"/api/v1/attempts/{attempt['id']}/responses/1"
+    premature = await client.post(f"{url}/check", headers=candidate.headers)
+    assert premature.status_code == 409 and "save an answer" in premature.json()["detail"]
+    await client.put(
+        url, json={"answer": wrong_answer(item, bank[item["stem"]])}, headers=candidate.headers
+    )
+    checked = await client.post(f"{url}/check", headers=candidate.headers)
+    assert checked.status_code == 200
+    body = checked.json()
+    assert body["correct"] is False and body["key"] == right_answer(item, bank[item["stem"]])
+    assert body["explanation"] == bank[item["stem"]]["explanation"]
+    locked = await client.put(url, json={"answer": None}, headers=candidate.headers)
+    assert locked.status_code == 409 and "locked" in locked.json()["detail"]
+
+    exam = await start(client, candidate, "starter-mock")
+    await client.put(
+        f"/api/v1/attempts/{exam['id']}/responses/1",
+        json={"answer": None},
+        headers=candidate.headers,
+    )
+    refused = await client.post(
+        f"/api/v1/attempts/{exam['id']}/responses/1/check", headers=candidate.headers
+    )
+    assert refused.status_code == 403 and "practice mode" in refused.json()["detail"]
+
+
+async def test_same_seed_same_exam_but_attempts_differ(
+    client: Client, people: dict[str, Person]
+) -> None:
+    """Different attempts draw their own order and option order (seeded per attempt)."""
+    await make_blueprint(client, people["admin"], "all-seven", question_count=7)
+    orders = set()
+    for _ in range(4):
+        attempt = await start(client, people["candidate"], "all-seven")
+        orders.add(
+            tuple(
+                (i["stem"][:20], tuple(o["text"] for o in i["options"])) for i in attempt["items"]
+            )
+        )
+        await client.post(
+            f"/api/v1/attempts/{attempt['id']}/submit", headers=people["candidate"].headers
+        )
+    assert len(orders) > 1
+
+
+@pytest.mark.parametrize("policy", ["after_close", "never"])
+async def test_nothing_leaks_before_release(
+    client: Client, people: dict[str, Person], policy: str
+) -> None:
+    """Every response a candidate can fetch, before the review is released, holds no key,
+    rationale or explanation."""
+    await make_blueprint(client, people["admin"], "sealed", review_policy=policy, question_count=7)
+    candidate = people["candidate"]
+    bank = await bank_by_stem(client, people["instructor"])
+    secrets = set()
+    for question in bank.values():
+        secrets.add(question["explanation"])
+        secrets.update(o["rationale"] for o in question["options"] + question["prompts"])
+    bodies = []
+    attempt = await start(client, candidate, "sealed")
+    bodies.append(attempt)
+    for item in attempt["items"]:
+        saved = await client.put(
+            f"/api/v1/attempts/{attempt['id']}/responses/{item['position']}",
+            json={"answer": right_answer(item, bank[item["stem"]])},
+            headers=candidate.headers,
+        )
+        bodies.append(saved.json())
+    bodies.append(
+        (await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)).json()
+    )
+    bodies.append((await client.get("/api/v1/attempts", headers=candidate.headers)).json())
+    bodies.append(
+        (
+            await client.get(f"/api/v1/attempts/{attempt['id']}/result", headers=candidate.headers)
+        ).json()
+    )
+    bodies.append((await client.get("/api/v1/blueprints", headers=candidate.headers)).json())
+    bodies.append((await client.get("/api/v1/objectives", headers=candidate.headers)).json())
+    submitted = await client.post(
+        f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers
+    )
+    bodies.append(submitted.json())
+    bodies.append(
+        (
+            await client.get(f"/api/v1/attempts/{attempt['id']}/result", headers=candidate.headers)
+        ).json()
+    )
+    bodies.append(
+        (await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)).json()
+    )
+    for body in bodies:
+        assert no_secrets(body, secrets) == [], body
+    result = submitted.json()
+    assert result["review_available"] is False and result["review"] is None
+    assert result["scaled_score"] == 1000  # the score itself is shown
+    staff = await client.get(
+        f"/api/v1/attempts/{attempt['id']}/result", headers=people["instructor"].headers
+    )
+    assert staff.json()["review_available"] is True and staff.json()["review"]
