@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated
 
@@ -261,9 +262,8 @@ class AttemptController(Controller):
         stored, saved_at = await writer.save(me, attempt_id, position, data.answer, data.flagged)
         shape = writer.shapes.get(attempt_id)
         left = None
-        if shape is not None and shape.closes_at is not None:
-            grace = shape.closes_at - saved_at
-            left = max(0, int(grace.total_seconds()))
+        if shape is not None and shape.deadline is not None:
+            left = max(0, math.floor((shape.deadline - saved_at).total_seconds()))
         return ResponseSaved(
             position=position,
             answer=stored,

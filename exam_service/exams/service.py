@@ -437,6 +437,7 @@ class AttemptShape:
     """What a save needs to know about an attempt; it never changes after the start."""
 
     user_id: int
+    deadline: datetime | None
     closes_at: datetime | None
     items: dict[int, AnswerSpec]
 
@@ -464,7 +465,9 @@ class ResponseWriter:
         async with self.engine.connect() as connection:
             head = (
                 await connection.execute(
-                    select(Attempt.user_id, Attempt.closes_at).where(Attempt.id == attempt_id)
+                    select(Attempt.user_id, Attempt.deadline, Attempt.closes_at).where(
+                        Attempt.id == attempt_id
+                    )
                 )
             ).first()
             if head is None:
@@ -483,7 +486,7 @@ class ResponseWriter:
                 position: answer_spec(qtype, content, layout)
                 for position, layout, qtype, content in rows.all()
             }
-        shape = AttemptShape(head.user_id, head.closes_at, items)
+        shape = AttemptShape(head.user_id, head.deadline, head.closes_at, items)
         self.shapes[attempt_id] = shape
         if len(self.shapes) > self.capacity:
             self.shapes.popitem(last=False)

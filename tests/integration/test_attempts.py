@@ -53,6 +53,7 @@ async def answer_all(
             headers=who.headers,
         )
         assert response.status_code == 200, response.text
+        assert 0 < response.json()["seconds_left"] <= 600
 
 
 async def test_file_blueprints_are_imported(client: Client, people: dict[str, Person]) -> None:
@@ -316,6 +317,7 @@ async def test_grace_period_accepts_late_saves(client: Client, people: dict[str,
         headers=people["candidate"].headers,
     )
     assert saved.status_code == 200
+    assert saved.json()["seconds_left"] == 0  # past the deadline, inside the grace
 
 
 async def test_expiry_by_sweep(
