@@ -268,3 +268,18 @@ class Result(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     graded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemChoice(Base):
+    """An option a candidate chose on a `single` or `multiple` item, in the bank's option
+    ids; written when the attempt is graded, for distractor analysis in SQL."""
+
+    __tablename__ = "item_choices"
+    __table_args__ = (Index("ix_item_choices_revision_id_option_id", "revision_id", "option_id"),)
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    option_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("question_revisions.id"))

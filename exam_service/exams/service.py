@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, func, literal, select, update
+from sqlalchemy import Boolean, Integer, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +25,7 @@ from exam_service.db import UTCDateTime, utcnow
 from exam_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exam_service.exams import assembly
 from exam_service.exams.delivery import (
+    LETTERS,
     AnswerRejected,
     AnswerSpec,
     answer_spec,
@@ -38,6 +39,7 @@ from exam_service.models import (
     Blueprint,
     Cohort,
     CohortMember,
+    ItemChoice,
     JSONType,
     Objective,
     Question,
@@ -604,8 +606,20 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
     settings = attempt.settings
     partial = bool(settings.get("partial_credit"))
     scored_items = []
+    choices: list[dict[str, Any]] = []
     for item in attempt.items:
         response = responses.get(item.position)
+        if response and response.answer and item.revision.type in ("single", "multiple"):
+            shown = item.layout["options"]
+            choices.extend(
+                {
+                    "attempt_id": attempt_id,
+                    "position": item.position,
+                    "option_id": shown[LETTERS.index(letter)],
+                    "revision_id": item.revision_id,
+                }
+                for letter in response.answer
+            )
         key = display_key(item.revision.type, item.revision.content, item.layout)
         points = scoring.item_points(
             item.revision.type,
@@ -632,6 +646,8 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
         graded_at=utcnow(),
     )
     session.add(result)
+    if choices:
+        await session.execute(insert(ItemChoice), choices)
     return result
 
 

@@ -26,6 +26,7 @@ class Context:
     question_id: str
     attempt_id: int = 0
     """The candidate's practice attempt (the candidate is in the instructor's cohort)."""
+    candidate_id: int = 0
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -173,6 +174,25 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         attempt_path("/submit"),
         owner_only(200),
     ),
+    ("GET", "/api/v1/attempts/{attempt_id:int}/report.pdf"): (
+        attempt_path("/report.pdf"),
+        owner_and_staff(200),
+    ),
+    ("GET", "/api/v1/reports/cohorts/{cohort_id:int}"): (
+        lambda ctx, _p: (
+            f"/api/v1/reports/cohorts/{ctx.cohort_id}",
+            {"params": {"blueprint_id": "matrix-practice"}},
+        ),
+        staff(200, others=404),
+    ),
+    ("GET", "/api/v1/reports/items"): (
+        fixed("/api/v1/reports/items", params={"blueprint_id": "matrix-practice"}),
+        staff(200),
+    ),
+    ("GET", "/api/v1/reports/candidates/{user_id:int}"): (
+        lambda ctx, _p: (f"/api/v1/reports/candidates/{ctx.candidate_id}", {}),
+        owner_and_staff(200),
+    ),
     ("GET", "/"): (fixed("/"), signed_in(200)),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
@@ -231,7 +251,7 @@ async def test_access_matrix(
         headers=people["candidate"].headers,
     )
     assert started.status_code == 201
-    ctx = Context(cohort_id, "churn-algorithm", started.json()["id"])
+    ctx = Context(cohort_id, "churn-algorithm", started.json()["id"], people["candidate"].user.id)
     failures = []
     for (method, template), (build, expected) in MATRIX.items():
         for persona in PERSONAS:
@@ -251,7 +271,7 @@ async def test_access_matrix(
 
 async def test_options_answers_everyone(client: Client, settings: Settings) -> None:
     for method, template in sorted(registered_routes(settings)):
-        path = MATRIX[(method, template)][0](Context(1, "x", 1), "anonymous")[0]
+        path = MATRIX[(method, template)][0](Context(1, "x", 1, 1), "anonymous")[0]
         response = await client.options(path)
         assert response.status_code == 204, f"OPTIONS {path}: {response.status_code}"
 
