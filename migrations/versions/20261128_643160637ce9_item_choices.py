@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "643160637ce9"
 down_revision: str | None = "b7dc4bc406ad"
 branch_labels: str | Sequence[str] | None = None
