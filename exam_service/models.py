@@ -283,3 +283,9 @@ class ItemChoice(Base):
     position: Mapped[int] = mapped_column(primary_key=True)
     option_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("question_revisions.id"))
+
+
+CURRENT_REVISION = (Question.id == QuestionRevision.question_id) & (
+    Question.current_revision == QuestionRevision.number
+)
+"""Join condition: a question with its current revision."""

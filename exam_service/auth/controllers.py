@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
+from litestar.security.jwt import JWTCookieAuth, Token
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth import service
 from exam_service.auth.schemas import (
@@ -22,7 +24,7 @@ from exam_service.auth.schemas import (
 from exam_service.auth.security import ADMIN, PUBLIC, SIGNED_IN, STAFF, Auth, Me, issue_token
 from exam_service.db import DbSession
 from exam_service.models import Cohort, User
-from exam_service.settings import AppSettings
+from exam_service.settings import AppSettings, Settings
 
 
 def user_view(user: User | CurrentUser) -> UserView:
@@ -43,6 +45,27 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def sign_in_for_token(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    settings: Settings,
+    auth: JWTCookieAuth[CurrentUser, Token],
+    username: str,
+    password: str,
+) -> str:
+    """Check the credentials (with the failure limit per username and client) and issue
+    a token; shared by the API's token endpoint and the browser's sign-in form."""
+    user = await service.sign_in(
+        db,
+        username,
+        password,
+        client_address(request),
+        max_failures=settings.signin_max_failures,
+        window_seconds=settings.signin_window_seconds,
+    )
+    return issue_token(auth, service.current_user(user), settings.token_ttl_seconds)
+
+
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["identity"]
@@ -61,17 +84,10 @@ class AuthController(Controller):
         settings: AppSettings,
         auth: Auth,
     ) -> TokenResponse:
-        user = await service.sign_in(
-            db,
-            data.username,
-            data.password,
-            client_address(request),
-            max_failures=settings.signin_max_failures,
-            window_seconds=settings.signin_window_seconds,
+        token = await sign_in_for_token(request, db, settings, auth, data.username, data.password)
+        return TokenResponse(
+            access_token=token, token_type="bearer", expires_in=settings.token_ttl_seconds
         )
-        ttl = settings.token_ttl_seconds
-        token = issue_token(auth, service.current_user(user), ttl)
-        return TokenResponse(access_token=token, token_type="bearer", expires_in=ttl)
 
 
 @get("/api/v1/me", guards=[SIGNED_IN], tags=["identity"], summary="The signed-in user")

@@ -14,7 +14,13 @@ from exam_service.bank.loader import Bank, QuestionSpec
 from exam_service.db import create_engine, session_factory, utcnow
 from exam_service.errors import NotFound
 from exam_service.exams.service import sync_file_blueprints
-from exam_service.models import Objective, Question, QuestionRevision, RevisionObjective
+from exam_service.models import (
+    CURRENT_REVISION,
+    Objective,
+    Question,
+    QuestionRevision,
+    RevisionObjective,
+)
 
 
 @dataclass
@@ -84,11 +90,7 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
                     Question.status,
                     Question.current_revision,
                     QuestionRevision.content_hash,
-                ).join(
-                    QuestionRevision,
-                    (QuestionRevision.question_id == Question.id)
-                    & (QuestionRevision.number == Question.current_revision),
-                )
+                ).join(QuestionRevision, CURRENT_REVISION)
             )
         ).all()
     }
@@ -150,8 +152,7 @@ async def objective_tree(session: AsyncSession) -> tuple[list[Objective], dict[i
         .join(QuestionRevision, QuestionRevision.id == RevisionObjective.revision_id)
         .join(
             Question,
-            (Question.id == QuestionRevision.question_id)
-            & (Question.current_revision == QuestionRevision.number),
+            CURRENT_REVISION,
         )
         .where(Question.status == "active")
     )
@@ -199,8 +200,7 @@ async def list_questions(
         select(QuestionRevision)
         .join(
             Question,
-            (Question.id == QuestionRevision.question_id)
-            & (Question.current_revision == QuestionRevision.number),
+            CURRENT_REVISION,
         )
         .options(
             selectinload(QuestionRevision.objectives).selectinload(RevisionObjective.objective)

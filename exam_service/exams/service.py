@@ -34,6 +34,7 @@ from exam_service.exams.delivery import (
 )
 from exam_service.grading import scoring
 from exam_service.models import (
+    CURRENT_REVISION,
     Attempt,
     AttemptItem,
     Blueprint,
@@ -155,8 +156,7 @@ async def question_pool(session: AsyncSession) -> list[assembly.PoolQuestion]:
         )
         .join(
             Question,
-            (Question.id == QuestionRevision.question_id)
-            & (Question.current_revision == QuestionRevision.number),
+            CURRENT_REVISION,
         )
         .join(
             RevisionObjective,

@@ -21,6 +21,7 @@ from exam_service.bank.format import ScaleFile
 from exam_service.errors import NotFound
 from exam_service.exams.service import get_blueprint, may_see_user
 from exam_service.models import (
+    CURRENT_REVISION,
     Attempt,
     AttemptItem,
     Cohort,
@@ -468,8 +469,7 @@ async def study_sections(session: AsyncSession, codes: Sequence[str]) -> dict[st
         .join(QuestionRevision, QuestionRevision.id == RevisionObjective.revision_id)
         .join(
             Question,
-            (Question.id == QuestionRevision.question_id)
-            & (Question.current_revision == QuestionRevision.number),
+            CURRENT_REVISION,
         )
         .where(Objective.code.in_(codes), Question.status == "active")
         .group_by(Objective.code, QuestionRevision.source)

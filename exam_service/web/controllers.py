@@ -9,9 +9,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from exam_service.auth import service
-from exam_service.auth.controllers import client_address
-from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, Auth, Me, issue_token
+from exam_service.auth.controllers import sign_in_for_token
+from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, Auth, Me
 from exam_service.db import DbSession
 from exam_service.errors import NotAuthenticated, RateLimited
 from exam_service.settings import AppSettings
@@ -49,13 +48,8 @@ class PageController(Controller):
         data: URLEncodedBody[SignInForm],
     ) -> Redirect | Template:
         try:
-            user = await service.sign_in(
-                db,
-                data.username,
-                data.password,
-                client_address(request),
-                max_failures=settings.signin_max_failures,
-                window_seconds=settings.signin_window_seconds,
+            token = await sign_in_for_token(
+                request, db, settings, auth, data.username, data.password
             )
         except (NotAuthenticated, RateLimited) as exc:
             context = {
@@ -65,7 +59,6 @@ class PageController(Controller):
             }
             return Template("login.html", context=context, status_code=exc.status_code)
         ttl = settings.token_ttl_seconds
-        token = issue_token(auth, service.current_user(user), ttl)
         response = Redirect(_safe_next(data.next), status_code=303)
         response.set_cookie(
             AUTH_COOKIE,
