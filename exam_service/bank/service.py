@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exam_service.bank.loader import Bank, QuestionSpec
+from exam_service.bank.loader import Bank, ObjectiveSpec, QuestionSpec
 from exam_service.db import create_engine, session_factory, utcnow
 from exam_service.errors import NotFound
 from exam_service.exams.service import sync_file_blueprints
@@ -70,34 +70,28 @@ def _revision(spec: QuestionSpec, number: int, objective_ids: dict[str, int]) ->
     )
 
 
-async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
-    """Bring the DB in line with a checked bank, and commit.
+async def _current_hashes(session: AsyncSession) -> dict[str, Any]:
+    rows = await session.execute(
+        select(
+            Question.id,
+            Question.status,
+            Question.current_revision,
+            QuestionRevision.content_hash,
+        ).join(QuestionRevision, CURRENT_REVISION)
+    )
+    return {row.id: row for row in rows.all()}
 
-    A question whose content hash equals its current revision's is unchanged; otherwise
-    it gets a new revision (older revisions stay, so past attempts keep theirs). A question
-    no longer in the files is retired, never deleted; one that comes back is reactivated.
-    """
-    if bank.problems:
-        raise ValueError("refusing to import a bank with problems; validate it first")
-    counts = ImportCounts()
-    objective_ids = await _sync_objectives(session, bank)
-    current = {
-        row.id: row
-        for row in (
-            await session.execute(
-                select(
-                    Question.id,
-                    Question.status,
-                    Question.current_revision,
-                    QuestionRevision.content_hash,
-                ).join(QuestionRevision, CURRENT_REVISION)
-            )
-        ).all()
-    }
+
+async def _upsert_questions(
+    session: AsyncSession,
+    specs: Sequence[QuestionSpec],
+    objective_ids: dict[str, int],
+    current: dict[str, Any],
+    counts: ImportCounts,
+) -> None:
+    """Create new questions, add a revision to changed ones, reactivate returning ones."""
     now = utcnow()
-    in_files = set()
-    for spec in bank.questions:
-        in_files.add(spec.id)
+    for spec in specs:
         row = current.get(spec.id)
         if row is None:
             session.add(
@@ -108,10 +102,10 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
             session.add(_revision(spec, 1, objective_ids))
             counts.created += 1
             continue
-        question = await session.get_one(Question, spec.id)
         if row.content_hash == spec.content_hash and row.status == "active":
             counts.unchanged += 1
             continue
+        question = await session.get_one(Question, spec.id)
         if row.content_hash != spec.content_hash:
             question.current_revision = row.current_revision + 1
             session.add(_revision(spec, question.current_revision, objective_ids))
@@ -119,6 +113,23 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
         question.retired_at = None
         question.updated_at = now
         counts.updated += 1
+
+
+async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
+    """Bring the DB in line with a checked bank folder, and commit.
+
+    A question whose content hash equals its current revision's is unchanged; otherwise
+    it gets a new revision (older revisions stay, so past attempts keep theirs). A question
+    no longer in the files is retired, never deleted; one that comes back is reactivated.
+    """
+    if bank.problems:
+        raise ValueError("refusing to import a bank with problems; validate it first")
+    counts = ImportCounts()
+    objective_ids = await _sync_objectives(session, bank)
+    current = await _current_hashes(session)
+    await _upsert_questions(session, bank.questions, objective_ids, current, counts)
+    in_files = {spec.id for spec in bank.questions}
+    now = utcnow()
     for qid, row in current.items():
         if qid not in in_files and row.status == "active":
             question = await session.get_one(Question, qid)
@@ -129,6 +140,69 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
     counts.blueprints = await sync_file_blueprints(session, [b.spec for b in bank.blueprints])
     await session.commit()
     return counts
+
+
+async def import_questions(
+    session: AsyncSession, specs: Sequence[QuestionSpec], *, dry_run: bool
+) -> ImportCounts:
+    """Add or revise the given questions (from an uploaded file) and retire nothing;
+    with `dry_run`, report what would change and roll back."""
+    objective_ids = dict((await session.execute(select(Objective.code, Objective.id))).all())
+    counts = ImportCounts()
+    await _upsert_questions(session, specs, objective_ids, await _current_hashes(session), counts)
+    if dry_run:
+        await session.rollback()
+    else:
+        await session.commit()
+    return counts
+
+
+async def current_specs(session: AsyncSession) -> list[QuestionSpec]:
+    """Every active question's current revision, as the loader would have built it."""
+    revisions = await session.scalars(
+        select(QuestionRevision)
+        .join(Question, CURRENT_REVISION)
+        .where(Question.status == "active")
+        .options(
+            selectinload(QuestionRevision.objectives).selectinload(RevisionObjective.objective)
+        )
+        .order_by(QuestionRevision.question_id)
+    )
+    return [
+        QuestionSpec(
+            id=r.question_id,
+            type=r.type,
+            difficulty=r.difficulty,
+            stem=r.stem,
+            source=r.source,
+            objectives=tuple(link.objective.code for link in r.objectives),
+            case_id=r.case_id,
+            case_title=r.case_title,
+            case_scenario=r.case_scenario,
+            content=r.content,
+            content_hash=r.content_hash,
+            file="database",
+            line=0,
+        )
+        for r in revisions.all()
+    ]
+
+
+async def objective_specs(session: AsyncSession) -> list[ObjectiveSpec]:
+    parent = Objective.__table__.alias("parent")
+    rows = await session.execute(
+        select(
+            Objective.code,
+            Objective.title,
+            Objective.level,
+            parent.c.code,
+            Objective.weight,
+            Objective.position,
+        )
+        .outerjoin(parent, parent.c.id == Objective.parent_id)
+        .order_by(Objective.id)
+    )
+    return [ObjectiveSpec(*row) for row in rows.all()]
 
 
 async def import_bank_into(database_url: str, bank: Bank) -> ImportCounts:
