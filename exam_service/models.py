@@ -212,6 +212,8 @@ class Attempt(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
     """What grading and review need, copied from the blueprint at the start."""
+    paper_exam_id: Mapped[int | None] = mapped_column(ForeignKey("paper_exams.id"), index=True)
+    paper_form: Mapped[str | None] = mapped_column(String(1))
 
     items: Mapped[list[AttemptItem]] = relationship(
         order_by="AttemptItem.position", cascade="all, delete-orphan"
@@ -289,3 +291,36 @@ CURRENT_REVISION = (Question.id == QuestionRevision.question_id) & (
     Question.current_revision == QuestionRevision.number
 )
 """Join condition: a question with its current revision."""
+
+
+class PaperExam(Base):
+    """A printed exam: one question set drawn to a blueprint, printed in several forms."""
+
+    __tablename__ = "paper_exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    blueprint_id: Mapped[str] = mapped_column(ForeignKey("blueprints.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    paper: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The blueprint settings grading needs, as an attempt keeps them."""
+
+    forms: Mapped[list[PaperForm]] = relationship(
+        order_by="PaperForm.code", cascade="all, delete-orphan"
+    )
+
+
+class PaperForm(Base):
+    """One form (A, B, ...): the questions in its order, each with its option layout."""
+
+    __tablename__ = "paper_forms"
+
+    paper_exam_id: Mapped[int] = mapped_column(
+        ForeignKey("paper_exams.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(1), primary_key=True)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    """[{revision_id, scored, layout}] in the form's numbering."""

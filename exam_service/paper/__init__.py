@@ -1,0 +1,1 @@
+"""Paper exams: shuffled forms, booklets, keys, answer sheets, paper answers and scans."""

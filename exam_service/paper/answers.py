@@ -1,0 +1,37 @@
+"""Paper answer strings (DESIGN.md notation) to and from an attempt's stored answers. Pure.
+
+`single`/`multiple`: the letters chosen ("B", "AC"); `ordering`: every letter in the
+chosen order ("CADB"); `matching`: the letter chosen for each prompt, in prompt order
+("BAC"). Blank is unanswered. Letters are case-insensitive; spaces are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exam_service.exams.delivery import AnswerRejected, AnswerSpec, check_answer
+
+
+def parse_answer(spec: AnswerSpec, text: str) -> Any:
+    """The stored answer for a paper answer string, or AnswerRejected saying what is wrong."""
+    letters = "".join(text.split()).upper()
+    if not letters:
+        return None
+    if spec.type == "matching":
+        if len(letters) != len(spec.prompt_ids):
+            raise AnswerRejected(
+                f"{letters!r} has {len(letters)} letters; write one letter for each of the "
+                f"{len(spec.prompt_ids)} prompts, in prompt order (e.g. "
+                f"{''.join(spec.choice_ids[: len(spec.prompt_ids)])!r}), or leave it blank"
+            )
+        return check_answer(spec, dict(zip(spec.prompt_ids, letters, strict=True)))
+    return check_answer(spec, list(letters))
+
+
+def answer_text(item_type: str, stored: Any) -> str:
+    """The paper notation of a stored answer or key."""
+    if not stored:
+        return ""
+    if item_type == "matching":
+        return "".join(stored[p] for p in sorted(stored, key=int))
+    return "".join(stored)

@@ -1,0 +1,59 @@
+"""The forms of a paper exam: one seeded question set, reordered per form. Pure.
+
+Every form holds the same questions; each gets its own question order (cases kept
+together) and option order, drawn by the exam assembly from just those questions with a
+seed derived from the exam's seed and the form's letter, so a form is reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Sequence
+
+from exam_service.exams.assembly import DrawnItem, ExamSpec, PoolQuestion, assemble
+
+MAX_FORMS = 26
+
+
+def form_codes(count: int) -> list[str]:
+    if not 1 <= count <= MAX_FORMS:
+        raise ValueError(f"a paper exam has 1 to {MAX_FORMS} forms (A-Z), not {count}")
+    return list(string.ascii_uppercase[:count])
+
+
+def form_seed(seed: int, code: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{code}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 2
+
+
+def make_forms(
+    chosen: Sequence[DrawnItem],
+    pool: Sequence[PoolQuestion],
+    count: int,
+    seed: int,
+    shuffle_options: bool = True,
+) -> dict[str, list[DrawnItem]]:
+    """Per form letter, the chosen questions in that form's order with its option orders;
+    `scored` comes from the chosen set (the same unscored items on every form)."""
+    by_id = {q.question_id: q for q in pool}
+    questions = [by_id[item.question_id] for item in chosen]
+    scored = {item.question_id: item.scored for item in chosen}
+    spec = ExamSpec(question_count=len(questions), shuffle_options=shuffle_options)
+    forms = {}
+    for code in form_codes(count):
+        drawn = assemble(spec, questions, {}, form_seed(seed, code))
+        forms[code] = [
+            DrawnItem(
+                position=item.position,
+                question_id=item.question_id,
+                revision_id=item.revision_id,
+                objective=item.objective,
+                scored=scored[item.question_id],
+                option_order=item.option_order,
+                prompt_order=item.prompt_order,
+                choice_order=item.choice_order,
+            )
+            for item in drawn
+        ]
+    return forms

@@ -1,0 +1,62 @@
+"""API shapes of paper exams, paper answers and scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from msgspec import Meta, Struct
+
+
+class PaperExamCreate(Struct):
+    blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    title: Annotated[str, Meta(min_length=1, max_length=200)]
+    forms: Annotated[int, Meta(ge=1, le=26)] = 1
+    seed: Annotated[int, Meta(ge=0, lt=2**62)] | None = None
+    paper: Literal["a4", "letter"] = "a4"
+
+
+class PaperExamView(Struct):
+    id: int
+    blueprint_id: str
+    title: str
+    forms: list[str]
+    seed: int
+    paper: str
+    question_count: int
+    time_limit_seconds: int | None
+    created_at: datetime
+
+
+class PaperResponse(Struct):
+    candidate: str
+    """The candidate's username."""
+    form: str
+    answers: list[str]
+    """One answer string per question in the form's numbering ("B", "AC", "CADB", "")."""
+
+
+class PaperResponses(Struct):
+    responses: list[PaperResponse]
+
+
+class RowError(Struct):
+    row: int
+    """1-based: the JSON list entry, or the CSV line (the header is line 1)."""
+    column: str
+    message: str
+
+
+class GradedPaper(Struct):
+    row: int
+    candidate: str
+    form: str
+    attempt_id: int
+    raw_percent: float
+    scaled_score: int
+    passed: bool
+
+
+class PaperImportReport(Struct):
+    imported: list[GradedPaper]
+    errors: list[RowError]

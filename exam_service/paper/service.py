@@ -1,0 +1,417 @@
+"""Paper exam DB work: create the forms, build the printable document, grade paper answers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam_service.auth.schemas import CurrentUser
+from exam_service.db import utcnow
+from exam_service.errors import InvalidInput, NotFound
+from exam_service.exams import assembly
+from exam_service.exams.delivery import AnswerRejected, answer_spec, display_key, shown
+from exam_service.exams.service import (
+    close_attempt,
+    exam_spec,
+    get_blueprint,
+    may_see_user,
+    objective_parents,
+    question_pool,
+    snapshot,
+)
+from exam_service.models import (
+    Attempt,
+    AttemptItem,
+    PaperExam,
+    PaperForm,
+    QuestionRevision,
+    Response,
+    Result,
+    User,
+)
+from exam_service.paper.answers import answer_text, parse_answer
+from exam_service.paper.document import (
+    PaperExamDocument,
+    PaperQuestion,
+    SheetCandidate,
+)
+from exam_service.paper.document import (
+    PaperForm as PrintedForm,
+)
+from exam_service.paper.forms import make_forms
+from exam_service.paper.schemas import GradedPaper, PaperResponse, RowError
+
+INSTRUCTIONS = (
+    "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
+    "Single-answer questions: fill one bubble. Questions that say (Choose two.) or "
+    "(Choose three.): fill that many bubbles.",
+    "Ordering questions: write the letters in the right order, e.g. CADB.",
+    "Matching questions: for each numbered prompt write the letter of its match, in prompt "
+    "order, e.g. BAC.",
+    "Unanswered questions score nothing; there is no penalty for guessing.",
+)
+
+
+def layout_of(item: assembly.DrawnItem) -> dict[str, Any]:
+    if item.prompt_order:
+        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
+    return {"options": list(item.option_order)}
+
+
+async def create_paper_exam(
+    session: AsyncSession,
+    me: CurrentUser,
+    blueprint_id: str,
+    title: str,
+    forms: int,
+    seed: int | None,
+    paper: str,
+) -> PaperExam:
+    """Draw one question set to the blueprint and lay it out in `forms` forms."""
+    blueprint = await get_blueprint(session, blueprint_id)
+    seed = secrets.randbits(62) if seed is None else seed
+    pool = await question_pool(session)
+    try:
+        chosen = assembly.assemble(
+            exam_spec(blueprint), pool, await objective_parents(session), seed
+        )
+    except assembly.ShortOfQuestions as exc:
+        raise InvalidInput(str(exc)) from None
+    laid_out = make_forms(chosen, pool, forms, seed, blueprint.shuffle_options)
+    exam = PaperExam(
+        blueprint_id=blueprint.id,
+        title=title.strip(),
+        seed=seed,
+        paper=paper,
+        created_by=me.id,
+        created_at=utcnow(),
+        settings=snapshot(blueprint),
+        forms=[
+            PaperForm(
+                code=code,
+                items=[
+                    {"revision_id": i.revision_id, "scored": i.scored, "layout": layout_of(i)}
+                    for i in items
+                ],
+            )
+            for code, items in laid_out.items()
+        ],
+    )
+    session.add(exam)
+    await session.commit()
+    return await visible_paper_exam(session, me, exam.id)
+
+
+async def visible_paper_exam(session: AsyncSession, me: CurrentUser, exam_id: int) -> PaperExam:
+    exam = await session.get(PaperExam, exam_id, populate_existing=True)
+    if exam is None or (me.role != "admin" and exam.created_by != me.id):
+        raise NotFound(
+            f"there is no paper exam {exam_id} of yours; GET /api/v1/paper-exams lists them"
+        )
+    await session.refresh(exam, ["forms"])
+    return exam
+
+
+async def list_paper_exams(session: AsyncSession, me: CurrentUser) -> Sequence[PaperExam]:
+    query = select(PaperExam).order_by(PaperExam.id.desc())
+    if me.role != "admin":
+        query = query.where(PaperExam.created_by == me.id)
+    exams = (await session.scalars(query)).all()
+    for exam in exams:
+        await session.refresh(exam, ["forms"])
+    return exams
+
+
+def form_of(exam: PaperExam, code: str) -> PaperForm:
+    for form in exam.forms:
+        if form.code == code.upper():
+            return form
+    codes = ", ".join(f.code for f in exam.forms)
+    raise NotFound(f"paper exam {exam.id} has no form {code!r}; its forms are {codes}")
+
+
+async def _revisions(session: AsyncSession, exam: PaperExam) -> dict[int, QuestionRevision]:
+    ids = {item["revision_id"] for form in exam.forms for item in form.items}
+    rows = await session.scalars(select(QuestionRevision).where(QuestionRevision.id.in_(ids)))
+    return {revision.id: revision for revision in rows.all()}
+
+
+async def document(session: AsyncSession, exam: PaperExam) -> PaperExamDocument:
+    """Everything the booklet, key and answer-sheet printers need, for every form."""
+    revisions = await _revisions(session, exam)
+    forms = []
+    for form in exam.forms:
+        questions = []
+        key = []
+        for number, item in enumerate(form.items, 1):
+            revision = revisions[item["revision_id"]]
+            view = shown(revision.content, item["layout"])
+            questions.append(
+                PaperQuestion(
+                    number=number,
+                    type=revision.type,
+                    stem=revision.stem,
+                    options=tuple(o["text"] for o in view["options"]),
+                    choose=revision.content.get("choose"),
+                    prompts=tuple(p["text"] for p in view["prompts"]),
+                    choices=tuple(c["text"] for c in view["choices"]),
+                    case_id=revision.case_id,
+                    case_title=revision.case_title,
+                    case_scenario=revision.case_scenario,
+                    question_key=str(revision.id),
+                )
+            )
+            key.append(
+                answer_text(
+                    revision.type, display_key(revision.type, revision.content, item["layout"])
+                )
+            )
+        forms.append(PrintedForm(form.code, tuple(questions), tuple(key)))
+    limit = exam.settings.get("time_limit_seconds")
+    return PaperExamDocument(
+        exam_id=exam.id,
+        title=exam.title,
+        paper=exam.paper,
+        time_minutes=None if limit is None else round(limit / 60),
+        forms=tuple(forms),
+        instructions=INSTRUCTIONS,
+    )
+
+
+def key_csv(doc: PaperExamDocument, code: str) -> bytes:
+    form = doc.form(code)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["question", "type", "answer"])
+    for question, answer in zip(form.questions, form.key, strict=True):
+        writer.writerow([question.number, question.type, answer])
+    return buffer.getvalue().encode("utf-8")
+
+
+def candidate_number(user_id: int) -> str:
+    """The number bubbled on answer sheets: the user id, eight digits."""
+    return f"{user_id:08d}"
+
+
+async def sheet_candidates(
+    session: AsyncSession, me: CurrentUser, usernames: Sequence[str], blank: int
+) -> list[SheetCandidate]:
+    people = []
+    if usernames:
+        names = [n.strip().lower() for n in usernames if n.strip()]
+        users = {
+            u.username: u
+            for u in (await session.scalars(select(User).where(User.username.in_(names)))).all()
+        }
+        unknown = [
+            n for n in names if n not in users or not await may_see_user(session, me, users[n].id)
+        ]
+        if unknown:
+            raise InvalidInput(
+                f"no candidate {', '.join(unknown)} in your cohorts; check the usernames"
+            )
+        people = [
+            SheetCandidate(u.username, u.display_name, candidate_number(u.id))
+            for u in (users[n] for n in names)
+        ]
+    people += [SheetCandidate("", "", "") for _ in range(blank)]
+    if not people:
+        raise InvalidInput(
+            "name the candidates (candidates=alice,bob) or ask for blank sheets (blank=30)"
+        )
+    return people
+
+
+# --- paper answers ------------------------------------------------------------------------
+
+
+def parse_csv(data: bytes) -> tuple[list[tuple[int, PaperResponse]], list[RowError]]:
+    """Rows of `candidate,form,1,2,...` (question columns may also be named q1, q2, ...)."""
+    errors: list[RowError] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [RowError(1, "file", "the CSV is not UTF-8 text; save it as UTF-8")]
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if header[:2] != ["candidate", "form"]:
+        return [], [
+            RowError(
+                1,
+                "header",
+                "the first columns must be candidate,form, then one per question (1,2,...)",
+            )
+        ]
+    numbers = []
+    for index, name in enumerate(header[2:], 3):
+        digits = name.removeprefix("q")
+        if not digits.isdigit() or int(digits) != index - 2:
+            errors.append(
+                RowError(1, name, f"column {index} should be question {index - 2} ('{index - 2}')")
+            )
+        numbers.append(index - 2)
+    rows = []
+    for line, cells in enumerate(reader, 2):
+        if not any(c.strip() for c in cells):
+            continue
+        cells = cells + [""] * (len(header) - len(cells))
+        rows.append(
+            (
+                line,
+                PaperResponse(
+                    cells[0].strip(),
+                    cells[1].strip(),
+                    [c.strip() for c in cells[2 : 2 + len(numbers)]],
+                ),
+            )
+        )
+        if len(cells) > len(header):
+            errors.append(
+                RowError(line, str(len(header) + 1), "more cells than the header has columns")
+            )
+    return rows, errors
+
+
+@dataclass
+class CheckedRow:
+    row: int
+    response: PaperResponse
+    user: User
+    form: PaperForm
+    answers: list[Any]
+
+
+async def check_rows(
+    session: AsyncSession,
+    me: CurrentUser,
+    exam: PaperExam,
+    rows: Sequence[tuple[int, PaperResponse]],
+) -> tuple[list[CheckedRow], list[RowError]]:
+    """Each row checked against the exam's forms; every problem names its row and column."""
+    revisions = await _revisions(session, exam)
+    done = set(
+        (
+            await session.scalars(select(Attempt.user_id).where(Attempt.paper_exam_id == exam.id))
+        ).all()
+    )
+    names = {r.candidate.strip().lower() for _, r in rows}
+    users = {
+        u.username: u
+        for u in (await session.scalars(select(User).where(User.username.in_(names)))).all()
+    }
+    checked, errors = [], []
+    seen: dict[int, int] = {}
+    for row, response in rows:
+        problems = []
+        user = users.get(response.candidate.strip().lower())
+        if user is None or not await may_see_user(session, me, user.id):
+            problems.append(
+                RowError(row, "candidate", f"no candidate {response.candidate!r} in your cohorts")
+            )
+        elif user.id in done:
+            problems.append(
+                RowError(
+                    row,
+                    "candidate",
+                    f"{user.username} already has a graded paper attempt for this exam",
+                )
+            )
+        elif user.id in seen:
+            problems.append(
+                RowError(
+                    row,
+                    "candidate",
+                    f"{user.username} appears again (first in row {seen[user.id]})",
+                )
+            )
+        form = next((f for f in exam.forms if f.code == response.form.strip().upper()), None)
+        if form is None:
+            codes = ", ".join(f.code for f in exam.forms)
+            problems.append(
+                RowError(row, "form", f"form {response.form!r} does not exist; use one of {codes}")
+            )
+        answers: list[Any] = []
+        if form is not None:
+            if len(response.answers) != len(form.items):
+                problems.append(
+                    RowError(
+                        row,
+                        "answers",
+                        f"{len(response.answers)} answers for form {form.code}, which has "
+                        f"{len(form.items)} questions",
+                    )
+                )
+            for number, (item, text) in enumerate(
+                zip(form.items, response.answers, strict=False), 1
+            ):
+                revision = revisions[item["revision_id"]]
+                spec = answer_spec(revision.type, revision.content, item["layout"])
+                try:
+                    answers.append(parse_answer(spec, text))
+                except AnswerRejected as exc:
+                    problems.append(RowError(row, str(number), f"question {number}: {exc}"))
+        if problems:
+            errors.extend(problems)
+        elif user is not None and form is not None:
+            seen[user.id] = row
+            checked.append(CheckedRow(row, response, user, form, answers))
+    return checked, errors
+
+
+async def grade_rows(
+    session: AsyncSession, exam: PaperExam, rows: Sequence[CheckedRow]
+) -> list[GradedPaper]:
+    """Store each row as a paper attempt and grade it like an online one."""
+    graded = []
+    for row in rows:
+        now = utcnow()
+        attempt = Attempt(
+            user_id=row.user.id,
+            blueprint_id=exam.blueprint_id,
+            seed=exam.seed,
+            status="in_progress",
+            source="paper",
+            mode="exam",
+            started_at=now,
+            settings=exam.settings,
+            paper_exam_id=exam.id,
+            paper_form=row.form.code,
+            items=[
+                AttemptItem(
+                    position=number,
+                    revision_id=item["revision_id"],
+                    scored=item["scored"],
+                    layout=item["layout"],
+                )
+                for number, item in enumerate(row.form.items, 1)
+            ],
+        )
+        session.add(attempt)
+        await session.flush()
+        for number, answer in enumerate(row.answers, 1):
+            if answer is not None:
+                session.add(
+                    Response(attempt_id=attempt.id, position=number, answer=answer, saved_at=now)
+                )
+        await session.flush()
+        await close_attempt(session, attempt.id, expired=False, now=now)
+        result = await session.get_one(Result, attempt.id)
+        graded.append(
+            GradedPaper(
+                row=row.row,
+                candidate=row.user.username,
+                form=row.form.code,
+                attempt_id=attempt.id,
+                raw_percent=result.raw_percent,
+                scaled_score=result.scaled_score,
+                passed=result.passed,
+            )
+        )
+    return graded
