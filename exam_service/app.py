@@ -34,6 +34,7 @@ from exam_service.errors import NotReady, problem_handlers
 from exam_service.exams.controllers import AttemptController, BlueprintController
 from exam_service.exams.service import ResponseWriter, sweep_forever
 from exam_service.migrate import current_revisions, head_revisions
+from exam_service.paper.controllers import PaperExamController
 from exam_service.reports.controllers import ReportController, score_report
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
 from exam_service.web.controllers import PageController
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Litestar:
             AttemptController,
             ReportController,
             score_report,
+            PaperExamController,
             PageController,
             create_static_files_router(
                 SWAGGER_ASSETS,

@@ -27,6 +27,8 @@ class Context:
     attempt_id: int = 0
     """The candidate's practice attempt (the candidate is in the instructor's cohort)."""
     candidate_id: int = 0
+    paper_exam_id: int = 0
+    """A paper exam made by the instructor."""
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -84,6 +86,10 @@ def new_blueprint(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
 
 def attempt_path(suffix: str = "") -> Build:
     return lambda ctx, _p: (f"/api/v1/attempts/{ctx.attempt_id}{suffix}", {})
+
+
+def paper_path(suffix: str, **kwargs: Any) -> Build:
+    return lambda ctx, _p: (f"/api/v1/paper-exams/{ctx.paper_exam_id}{suffix}", kwargs)
 
 
 def owner_only(status: int) -> dict[str, int]:
@@ -193,6 +199,28 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         lambda ctx, _p: (f"/api/v1/reports/candidates/{ctx.candidate_id}", {}),
         owner_and_staff(200),
     ),
+    ("POST", "/api/v1/paper-exams"): (
+        fixed("/api/v1/paper-exams", json={"blueprint_id": "matrix-practice", "title": "Paper"}),
+        staff(201),
+    ),
+    ("GET", "/api/v1/paper-exams"): (fixed("/api/v1/paper-exams"), staff(200)),
+    ("GET", "/api/v1/paper-exams/{exam_id:int}"): (paper_path(""), staff(200, others=404)),
+    ("GET", "/api/v1/paper-exams/{exam_id:int}/booklet.pdf"): (
+        paper_path("/booklet.pdf"),
+        staff(200, others=404),
+    ),
+    ("GET", "/api/v1/paper-exams/{exam_id:int}/key.pdf"): (
+        paper_path("/key.pdf"),
+        staff(200, others=404),
+    ),
+    ("GET", "/api/v1/paper-exams/{exam_id:int}/answer-sheets.pdf"): (
+        paper_path("/answer-sheets.pdf", params={"blank": 1}),
+        staff(200, others=404),
+    ),
+    ("POST", "/api/v1/paper-exams/{exam_id:int}/responses"): (
+        paper_path("/responses", json={"responses": []}),
+        staff(200, others=404),
+    ),
     ("GET", "/"): (fixed("/"), signed_in(200)),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
@@ -251,7 +279,19 @@ async def test_access_matrix(
         headers=people["candidate"].headers,
     )
     assert started.status_code == 201
-    ctx = Context(cohort_id, "churn-algorithm", started.json()["id"], people["candidate"].user.id)
+    made = await client.post(
+        "/api/v1/paper-exams",
+        json={"blueprint_id": "matrix-practice", "title": "Matrix paper"},
+        headers=people["instructor"].headers,
+    )
+    assert made.status_code == 201
+    ctx = Context(
+        cohort_id,
+        "churn-algorithm",
+        started.json()["id"],
+        people["candidate"].user.id,
+        made.json()["id"],
+    )
     failures = []
     for (method, template), (build, expected) in MATRIX.items():
         for persona in PERSONAS:
@@ -271,7 +311,7 @@ async def test_access_matrix(
 
 async def test_options_answers_everyone(client: Client, settings: Settings) -> None:
     for method, template in sorted(registered_routes(settings)):
-        path = MATRIX[(method, template)][0](Context(1, "x", 1, 1), "anonymous")[0]
+        path = MATRIX[(method, template)][0](Context(1, "x", 1, 1, 1), "anonymous")[0]
         response = await client.options(path)
         assert response.status_code == 204, f"OPTIONS {path}: {response.status_code}"
 
