@@ -8,7 +8,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from exam_service.settings import Settings
 
@@ -197,6 +197,96 @@ def cmd_demo_accounts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class Progress:
+    """A one-line progress bar on a terminal; silent when stderr is piped or redirected."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what, self.done = total, what, 0
+        self.live = sys.stderr.isatty()
+
+    def step(self) -> None:
+        self.done += 1
+        if self.live:
+            filled = round(30 * self.done / self.total)
+            bar = "#" * filled + "-" * (30 - filled)
+            end = "\n" if self.done == self.total else ""
+            print(f"\r[{bar}] {self.done}/{self.total} {self.what}", end=end, file=sys.stderr)
+
+
+async def _make_paper_exam(settings: Settings, args: argparse.Namespace) -> Any:
+    from sqlalchemy import select
+
+    from exam_service.auth.service import current_user
+    from exam_service.db import create_engine, session_factory
+    from exam_service.models import User
+    from exam_service.paper import service
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            query = select(User).where(User.role.in_(("admin", "instructor"))).order_by(User.id)
+            if args.owner:
+                query = select(User).where(User.username == args.owner.lower())
+            owner = await session.scalar(query.limit(1))
+            if owner is None:
+                raise LookupError(
+                    f"no user {args.owner!r}" if args.owner else "no instructor or admin exists"
+                )
+            exam = await service.create_paper_exam(
+                session,
+                current_user(owner),
+                args.blueprint,
+                args.title or args.blueprint,
+                args.forms,
+                args.seed,
+                args.paper,
+            )
+            return exam.id, await service.document(session, exam)
+    finally:
+        await engine.dispose()
+
+
+def cmd_paper_render(args: argparse.Namespace, settings: Settings) -> int:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from exam_service.errors import ExamServiceError
+    from exam_service.paper import pdf
+    from exam_service.paper.document import SheetCandidate
+    from exam_service.paper.service import key_csv
+
+    try:
+        exam_id, doc = asyncio.run(_make_paper_exam(settings, args))
+    except (ExamServiceError, LookupError) as exc:
+        message = exc.detail if isinstance(exc, ExamServiceError) else str(exc)
+        print(f"exam-service: {message}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    codes = [form.code for form in doc.forms]
+    progress = Progress(len(codes), "booklets")
+    booklets: dict[str, bytes] = {}
+    if args.processes > 1 and len(codes) > 1:
+        with ProcessPoolExecutor(min(args.processes, len(codes))) as pool:
+            futures = {pool.submit(pdf.booklet_pdf, doc, code): code for code in codes}
+            for future in as_completed(futures):
+                booklets[futures[future]] = future.result()
+                progress.step()
+    else:
+        for code in codes:
+            booklets[code] = pdf.booklet_pdf(doc, code)
+            progress.step()
+    for code in codes:
+        (out / f"exam-{exam_id}-form-{code}-booklet.pdf").write_bytes(booklets[code])
+        (out / f"exam-{exam_id}-form-{code}-key.pdf").write_bytes(pdf.key_pdf(doc, code))
+        (out / f"exam-{exam_id}-form-{code}-key.csv").write_bytes(key_csv(doc, code))
+        if args.sheets:
+            spare = [SheetCandidate("", "", "")] * args.sheets
+            sheets = pdf.answer_sheets_pdf(doc, code, spare)
+            (out / f"exam-{exam_id}-form-{code}-answer-sheets.pdf").write_bytes(sheets)
+    print(f"paper exam {exam_id}: {len(codes)} form(s) written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exam-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +336,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(handler=cmd_users_create)
+
+    paper = commands.add_parser("paper", help="paper exams").add_subparsers(
+        dest="paper", required=True
+    )
+    render = paper.add_parser(
+        "render", help="draw a paper exam and write its booklets, keys and answer sheets"
+    )
+    render.add_argument("--blueprint", required=True)
+    render.add_argument("--forms", type=int, default=1, help="1-26 forms (A, B, ...)")
+    render.add_argument("--out", required=True, help="folder for the PDFs")
+    render.add_argument("--title", default="")
+    render.add_argument("--seed", type=int, help="draw the same exam again with the same seed")
+    render.add_argument("--paper", choices=["a4", "letter"], default="a4")
+    render.add_argument("--sheets", type=int, default=0, help="blank answer sheets per form")
+    render.add_argument("--owner", help="the instructor who owns it (default: the first one)")
+    render.add_argument("--processes", type=int, default=0, help="render forms in N processes")
+    render.set_defaults(handler=cmd_paper_render)
 
     demo = commands.add_parser(
         "demo-accounts", help="on an empty database, make demo users and print their passwords"

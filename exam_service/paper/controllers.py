@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from exam_service.auth.security import STAFF, Me
@@ -13,14 +15,28 @@ from exam_service.db import DbSession
 from exam_service.errors import InvalidInput
 from exam_service.models import PaperExam
 from exam_service.paper import pdf, service
+from exam_service.paper.scan import read_scans
 from exam_service.paper.schemas import (
     PaperExamCreate,
     PaperExamView,
     PaperImportReport,
-    PaperResponse,
     PaperResponses,
+    ScanReport,
 )
+from exam_service.paper.sheet import SheetLayout, form_sheet
 from exam_service.reports.controllers import CSV, PDF, download
+
+MAX_SCAN_BYTES = 64 * 1024 * 1024
+"""Scans of a whole room are large: this route takes up to 64 MiB (others: EXAM_MAX_BODY_BYTES)."""
+
+
+def printed(render: Callable[..., bytes], *args: Any) -> bytes:
+    """Run a printer; its ValueErrors (too many questions for one sheet, a bad candidate
+    number) are the caller's to fix, so they become 422s."""
+    try:
+        return render(*args)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def paper_view(exam: PaperExam) -> PaperExamView:
@@ -64,7 +80,7 @@ class PaperExamController(Controller):
         exam = await service.visible_paper_exam(db, me, exam_id)
         code = service.form_of(exam, form).code
         doc = await service.document(db, exam)
-        return download(pdf.booklet_pdf(doc, code), PDF, f"exam-{exam_id}-form-{code}.pdf")
+        return download(printed(pdf.booklet_pdf, doc, code), PDF, f"exam-{exam_id}-form-{code}.pdf")
 
     @get("/{exam_id:int}/key.pdf", summary="The key of one form (PDF, or ?format=csv)")
     async def key(
@@ -83,7 +99,7 @@ class PaperExamController(Controller):
             return download(service.key_csv(doc, code), CSV, f"{name}.csv")
         if format != "pdf":
             raise InvalidInput(f"format {format!r} is not offered; use pdf or csv")
-        return download(pdf.key_pdf(doc, code), PDF, f"{name}.pdf")
+        return download(printed(pdf.key_pdf, doc, code), PDF, f"{name}.pdf")
 
     @get(
         "/{exam_id:int}/answer-sheets.pdf",
@@ -103,7 +119,7 @@ class PaperExamController(Controller):
         code = service.form_of(exam, form).code
         people = await service.sheet_candidates(db, me, candidates.split(","), blank)
         doc = await service.document(db, exam)
-        body = pdf.answer_sheets_pdf(doc, code, people)
+        body = printed(pdf.answer_sheets_pdf, doc, code, people)
         return download(body, PDF, f"exam-{exam_id}-form-{code}-answer-sheets.pdf")
 
     @post(
@@ -148,5 +164,40 @@ class PaperExamController(Controller):
         graded = await service.grade_rows(db, exam, checked)
         return PaperImportReport(imported=graded, errors=errors)
 
+    @post(
+        "/{exam_id:int}/scans",
+        status_code=200,
+        request_max_body_size=MAX_SCAN_BYTES,
+        summary="Scanned answer sheets (PNG, JPEG or PDF) read, and graded where certain",
+    )
+    async def scans(
+        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: FromPath[int]
+    ) -> ScanReport:
+        """Send the file as the body with its content type, or as the multipart field
+        `file`. Sheets with an uncertain mark come back as `review` with a crop of each
+        uncertain row; settle them and send their answers to /responses."""
+        exam = await service.visible_paper_exam(db, me, exam_id)
+        data, media = await _upload(request)
+        doc = await service.document(db, exam)
 
-__all__ = ["PaperExamController", "PaperResponse"]
+        def layouts(scanned_exam: int, form: str) -> SheetLayout | None:
+            if scanned_exam != exam.id or form not in {f.code for f in doc.forms}:
+                return None
+            return form_sheet(doc, form)
+
+        try:
+            readings = read_scans(data, media, layouts)
+        except ValueError as exc:
+            raise InvalidInput(f"the scan cannot be read: {exc}") from None
+        return await service.grade_scans(db, me, exam, readings)
+
+
+async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media.startswith("multipart/"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("send the scan in the multipart field 'file'")
+        return await upload.read(), (upload.content_type or "").lower()
+    return await request.body(), media

@@ -60,3 +60,36 @@ class GradedPaper(Struct):
 class PaperImportReport(Struct):
     imported: list[GradedPaper]
     errors: list[RowError]
+
+
+class ScanAnswer(Struct):
+    number: int
+    value: str
+    confidence: float
+    status: str
+    """`ok`, `blank` or `review`."""
+    crop_png_base64: str | None = None
+    """For `review`: the row as scanned, to read the answer from."""
+
+
+class ScanSheet(Struct):
+    page: int
+    status: str
+    """`graded`, `review` (a person must settle some answers, then send them to
+    /responses), `unreadable` or `refused` (read, but it cannot be graded: see problems)."""
+    exam_id: int | None
+    form: str | None
+    candidate_number: str | None
+    candidate: str | None
+    answers: list[ScanAnswer]
+    problems: list[str]
+    attempt_id: int | None = None
+    scaled_score: int | None = None
+    passed: bool | None = None
+
+
+class ScanReport(Struct):
+    sheets: list[ScanSheet]
+    graded: int
+    review: int
+    unreadable: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import secrets
@@ -46,7 +47,15 @@ from exam_service.paper.document import (
     PaperForm as PrintedForm,
 )
 from exam_service.paper.forms import make_forms
-from exam_service.paper.schemas import GradedPaper, PaperResponse, RowError
+from exam_service.paper.scan import SheetReading
+from exam_service.paper.schemas import (
+    GradedPaper,
+    PaperResponse,
+    RowError,
+    ScanAnswer,
+    ScanReport,
+    ScanSheet,
+)
 
 INSTRUCTIONS = (
     "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
@@ -415,3 +424,71 @@ async def grade_rows(
             )
         )
     return graded
+
+
+# --- scans --------------------------------------------------------------------------------
+
+
+async def grade_scans(
+    session: AsyncSession, me: CurrentUser, exam: PaperExam, readings: Sequence[SheetReading]
+) -> ScanReport:
+    """Grade every sheet read with certainty; list the others with what needs a person."""
+    sheets = []
+    for reading in readings:
+        answers = [
+            ScanAnswer(
+                number=a.number,
+                value=a.value,
+                confidence=round(float(a.confidence), 3),
+                status=a.status,
+                crop_png_base64=base64.b64encode(a.crop_png).decode() if a.crop_png else None,
+            )
+            for a in reading.answers
+        ]
+        user = None
+        problems = list(reading.problems)
+        if reading.candidate_number and reading.candidate_number.isdigit():
+            user = await session.get(User, int(reading.candidate_number))
+        sheet = ScanSheet(
+            page=reading.page,
+            status="unreadable",
+            exam_id=reading.exam_id,
+            form=reading.form,
+            candidate_number=reading.candidate_number,
+            candidate=user.username if user else None,
+            answers=answers,
+            problems=problems,
+        )
+        sheets.append(sheet)
+        if reading.exam_id is None or reading.form is None or not reading.answers:
+            continue
+        if reading.exam_id != exam.id:
+            sheet.status = "refused"
+            problems.append(f"this sheet belongs to paper exam {reading.exam_id}, not {exam.id}")
+            continue
+        if user is None:
+            sheet.status = "review"
+            problems.append(
+                "no candidate has this number; send the answers to /responses with the username"
+            )
+            continue
+        if any(a.status == "review" for a in reading.answers):
+            sheet.status = "review"
+            continue
+        row = PaperResponse(user.username, reading.form, [a.value for a in reading.answers])
+        checked, errors = await check_rows(session, me, exam, [(reading.page, row)])
+        if errors:
+            sheet.status = "refused"
+            problems.extend(e.message for e in errors)
+            continue
+        [graded] = await grade_rows(session, exam, checked)
+        sheet.status = "graded"
+        sheet.attempt_id = graded.attempt_id
+        sheet.scaled_score = graded.scaled_score
+        sheet.passed = graded.passed
+    return ScanReport(
+        sheets=sheets,
+        graded=sum(1 for s in sheets if s.status == "graded"),
+        review=sum(1 for s in sheets if s.status == "review"),
+        unreadable=sum(1 for s in sheets if s.status == "unreadable"),
+    )

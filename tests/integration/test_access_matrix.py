@@ -221,6 +221,10 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         paper_path("/responses", json={"responses": []}),
         staff(200, others=404),
     ),
+    ("POST", "/api/v1/paper-exams/{exam_id:int}/scans"): (
+        paper_path("/scans", content=b"not a scan", headers={"content-type": "image/png"}),
+        staff(422, others=404),  # the owner reaches the reader, which refuses the bytes
+    ),
     ("GET", "/"): (fixed("/"), signed_in(200)),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
@@ -296,7 +300,9 @@ async def test_access_matrix(
     for (method, template), (build, expected) in MATRIX.items():
         for persona in PERSONAS:
             path, kwargs = build(ctx, persona)
-            headers = {} if persona == "anonymous" else people[persona].headers
+            headers = {} if persona == "anonymous" else dict(people[persona].headers)
+            kwargs = dict(kwargs)  # builders may share one dict between personas
+            headers.update(kwargs.pop("headers", {}))
             client.cookies.clear()
             response = await client.request(
                 method, path, headers=headers, follow_redirects=False, **kwargs

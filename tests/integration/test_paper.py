@@ -205,3 +205,95 @@ async def test_csv_answers(
     )
     assert bad_header.status_code == 422
     assert bad_header.json()["errors"][0]["column"] == "header"
+
+
+async def test_scanned_sheets_are_read_and_graded(
+    client: Client, people: dict[str, Person], paper: dict[str, Any], settings: Settings
+) -> None:
+    """An answer sheet printed by the API, marked with the key's letters on its bubbles,
+    scanned at 150 dpi with a slight turn: read, identified and graded; a sheet with a
+    light mark is sent to review instead."""
+    import cv2
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    from exam_service.db import create_engine, session_factory
+    from exam_service.models import PaperExam
+    from exam_service.paper import service as paper_service
+    from exam_service.paper.sheet import BUBBLE_RADIUS, form_sheet
+
+    teacher = people["instructor"]
+    exam_id = paper["id"]
+    sheet_pdf = await client.get(
+        f"/api/v1/paper-exams/{exam_id}/answer-sheets.pdf",
+        params={"form": "A", "candidates": "candidate"},
+        headers=teacher.headers,
+    )
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            exam = await session.get_one(PaperExam, exam_id)
+            await session.refresh(exam, ["forms"])
+            layout = form_sheet(await paper_service.document(session, exam), "A")
+    finally:
+        await engine.dispose()
+    key = {
+        int(r["question"]): (r["type"], r["answer"])
+        for r in await key_of(client, teacher, exam_id, "A")
+    }
+    dpi = 150
+    page = pdfium.PdfDocument(sheet_pdf.content)[0]
+    image = np.array(page.render(scale=dpi / 72, grayscale=True).to_numpy(), dtype=np.uint8)
+    rows = {row.number: row for row in layout.rows}
+    chosen = {n: answer for n, (kind, answer) in key.items() if kind in ("single", "multiple")}
+
+    def fill(picture: np.ndarray, number: int, letter: str, ink: int) -> None:
+        bubble = next(b for b in rows[number].bubbles if b.label == letter)
+        centre = (round(bubble.x * dpi / 72), round(bubble.y * dpi / 72))
+        cv2.circle(picture, centre, round(BUBBLE_RADIUS * dpi / 72 * 0.92), ink, -1)
+
+    for number, letters in chosen.items():
+        for letter in letters:
+            fill(image, number, letter, 25)
+    turn = cv2.getRotationMatrix2D((image.shape[1] / 2, image.shape[0] / 2), 1.5, 0.98)
+    scanned = cv2.warpAffine(image, turn, image.shape[::-1], borderValue=255)
+    ok, png = cv2.imencode(".png", scanned)
+    assert ok
+
+    response = await client.post(
+        f"/api/v1/paper-exams/{exam_id}/scans",
+        content=png.tobytes(),
+        headers={**teacher.headers, "content-type": "image/png"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    [sheet] = report["sheets"]
+    assert (sheet["status"], sheet["candidate"], sheet["form"]) == ("graded", "candidate", "A")
+    read = {a["number"]: a["value"] for a in sheet["answers"]}
+    assert {n: read[n] for n in chosen} == chosen
+    expected = round(100 * len(chosen) / len(key), 1)
+    result = await client.get(
+        f"/api/v1/attempts/{sheet['attempt_id']}/result", headers=teacher.headers
+    )
+    assert result.json()["raw_percent"] == expected
+
+    # The same sheet for another candidate with one faint mark goes to review, ungraded.
+    faint = image.copy()
+    first = min(chosen)
+    fill(faint, first, "ABCDE"[("ABCDE".index(chosen[first][0]) + 1) % 4], 170)
+    ok, png = cv2.imencode(".png", faint)
+    again = await client.post(
+        f"/api/v1/paper-exams/{exam_id}/scans",
+        content=png.tobytes(),
+        headers={**teacher.headers, "content-type": "image/png"},
+    )
+    sheet = again.json()["sheets"][0]
+    assert sheet["status"] in ("review", "refused")
+    if sheet["status"] == "review":
+        assert any(a["status"] == "review" and a["crop_png_base64"] for a in sheet["answers"])
+    junk = await client.post(
+        f"/api/v1/paper-exams/{exam_id}/scans",
+        content=b"not an image",
+        headers={**teacher.headers, "content-type": "image/png"},
+    )
+    assert junk.status_code == 422 and "cannot be read" in junk.json()["detail"]

@@ -1,0 +1,915 @@
+"""Paper exam PDFs drawn with ReportLab's canvas: a form's question booklet, its answer key,
+and one bubble answer sheet per candidate.
+
+    booklet_pdf(doc, form)                      the booklet of one form (A4 or Letter)
+    key_pdf(doc, form)                          question number, type and answer string
+    answer_sheets_pdf(doc, form, candidates)    one answer sheet page per candidate
+    render_booklets(doc, forms, processes)      several booklets, optionally in processes
+
+Speed (DESIGN: 10-15 ms per 65-question booklet): text is measured and wrapped once per
+distinct text and width (`LayoutCache`), so a question's layout is computed once per paper
+exam and every later form or copy only places the cached lines with its own numbers and
+option letters. Pages are paginated by this module (so "Page x of y" is known up front) and
+drawn on the canvas without Platypus, each page's text as one block of PDF text operators
+(`_TextWriter`). Answer sheets draw what all candidates share once, as a form XObject.
+
+Safety: no text goes through a `Paragraph` (whose markup is code: CVE-2023-33733); canvas
+strings are raw text, printed literally, cleaned of control characters and capped
+(`_clean`); a word wider than the line is broken between characters.
+
+Where things sit on an answer sheet comes from `exam_service.paper.sheet`, which the scanner
+reads too.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from exam_service.paper.document import (
+    PaperExamDocument,
+    PaperForm,
+    PaperQuestion,
+    SheetCandidate,
+)
+from exam_service.paper.sheet import (
+    NUMBER_DIGITS,
+    SheetFrame,
+    SheetLayout,
+    form_sheet,
+    letter,
+    page_size,
+    qr_payload,
+)
+
+FONT, BOLD, ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+MARGIN = 50.0
+HEADER_Y, FOOTER_Y = 30.0, 28.0
+"""Distances of the running header's and footer's baselines from the page edges."""
+INDENT = 26.0
+"""From the question number to the stem."""
+GUTTER = 18.0
+"""From an option letter to the option text."""
+
+# Caps on text from data: long enough for any honest question, short enough for a page.
+TITLE_TEXT = 200
+STEM_TEXT = 2000
+CASE_TEXT = 3000
+OPTION_TEXT = 500
+INSTRUCTION_TEXT = 500
+INSTRUCTIONS_SHOWN = 20
+NAME_TEXT = 120
+FIT_TEXT = 400
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BLANK_LINES = re.compile(r"\n\s*\n\s*")
+
+INK, MUTED, FAINT, SHADE = 0.1, 0.4, 0.6, 0.93
+"""Grey levels (0 black, 1 white)."""
+
+TYPE_NAMES = {
+    "single": "single choice",
+    "multiple": "multiple choice",
+    "ordering": "ordering",
+    "matching": "matching",
+}
+ORDERING_HINT = (
+    "Ordering: put the items in the right order and write their letters in that order on the "
+    "answer sheet, one letter per box, e.g. CADB."
+)
+MATCHING_HINT = (
+    "Matching: for each numbered prompt write the letter of its match in that prompt's box on "
+    "the answer sheet."
+)
+STANDARD_INSTRUCTIONS = (
+    "Mark every answer on your answer sheet: answers written in this booklet are not marked.",
+    "Single choice: fill the one bubble of your answer. Multiple choice: fill every bubble "
+    "that applies; the question says how many.",
+    "Ordering: write the letters in the right order, e.g. CADB, one letter per box.",
+    "Matching: for each numbered prompt write the letter of its match, one letter per box.",
+    "Fill bubbles completely with a dark pen or soft pencil. To change an answer, erase it "
+    "completely: a crossed-out or faint mark is sent to a person to read.",
+)
+SHEET_NOTES = (
+    "Fill each bubble completely with a dark pen or soft pencil; do not tick or cross it.",
+    "To change an answer, erase it completely: a crossed-out, faint or double mark is read by "
+    "a person, not by the machine.",
+    "Ordering questions: write the letters in the right order, one capital letter per box.",
+    "Matching questions: in each prompt's box write the letter of its match.",
+    "Your candidate number is printed and bubbled for you: check it. Keep the black corner "
+    "squares and the code clean; do not fold the sheet.",
+)
+
+
+# ---- Text from data ---------------------------------------------------------------------
+
+
+def _clean(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis when cut; no control characters, tabs
+    as spaces and at most one blank line in a row."""
+    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
+    text = BLANK_LINES.sub("\n\n", text.strip())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """Raw text on one line, shortened with an ellipsis to `width` points."""
+    line = " ".join(_clean(text, FIT_TEXT).split())
+    if stringWidth(line, font, size) <= width:
+        return line
+    widths = _char_widths(line, font, size)
+    room, total, end = width - stringWidth("\u2026", font, size), 0.0, 0
+    while end < len(line) and total + widths[end] <= room:
+        total += widths[end]
+        end += 1
+    return line[:end].rstrip() + "\u2026"
+
+
+def _char_widths(text: str, font: str, size: float) -> list[float]:
+    known: dict[str, float] = {}
+    widths = []
+    for char in text:
+        width = known.get(char)
+        if width is None:
+            width = known[char] = stringWidth(char, font, size)
+        widths.append(width)
+    return widths
+
+
+def _break(line: str, font: str, size: float, width: float) -> list[str]:
+    """A line wider than `width` (one long word) cut between characters."""
+    pieces, start, total = [], 0, 0.0
+    for index, char_width in enumerate(_char_widths(line, font, size)):
+        if total + char_width > width and index > start:
+            pieces.append(line[start:index])
+            start, total = index, 0.0
+        total += char_width
+    pieces.append(line[start:])
+    return pieces
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+    """Lines of at most `width` points: words wrapped, over-long words cut, one empty line
+    between paragraphs."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        if not paragraph.strip():
+            lines.append("")
+            continue
+        for line in simpleSplit(paragraph, font, size, width):
+            if stringWidth(line, font, size) <= width:
+                lines.append(line)
+            else:
+                lines.extend(_break(line, font, size, width))
+    return tuple(lines) or ("",)
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    font: str
+    size: float
+    leading: float
+    grey: float = INK
+
+
+STEM = TextStyle(FONT, 10.0, 13.5)
+OPTION = TextStyle(FONT, 10.0, 13.0)
+HINT = TextStyle(ITALIC, 8.5, 11.5, MUTED)
+LABEL = TextStyle(BOLD, 8.5, 12.0, MUTED)
+CASE = TextStyle(FONT, 9.5, 12.5)
+CASE_TITLE = TextStyle(BOLD, 10.0, 14.0)
+TITLE = TextStyle(BOLD, 20.0, 25.0)
+BODY = TextStyle(FONT, 10.0, 14.0)
+KEY = TextStyle(FONT, 9.5, 14.0)
+KEY_BOLD = TextStyle(BOLD, 9.5, 14.0)
+KEY_NOTE = TextStyle(FONT, 8.0, 14.0, MUTED)
+NUMBER = TextStyle(BOLD, 10.0, 13.5)
+"""A question's number, on the stem's first line."""
+OPTION_LABEL = TextStyle(BOLD, 10.0, 13.0)
+HEADING = TextStyle(BOLD, 16.0, 22.0)
+SUBHEADING = TextStyle(BOLD, 12.0, 18.0)
+
+
+class LayoutCache:
+    """Wrapped lines of each text at each width, computed once and reused by every form and
+    copy of a paper exam (and by later exams with the same questions).
+
+    Keyed by the raw text with its style, limit and width: a question has the same texts on
+    every form, so its stem, options, prompts and case are measured once per paper exam
+    whatever order a form prints them in; a revised text is a new key, so a stale layout can
+    never be served (the question_key alone could not promise that). Bounded: emptied when
+    `limit` entries are held.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._lines: dict[tuple[str, TextStyle, int, float], tuple[str, ...]] = {}
+        self._limit = limit
+
+    def lines(self, text: str, style: TextStyle, cap: int, width: float) -> tuple[str, ...]:
+        key = (text, style, cap, width)
+        found = self._lines.get(key)
+        if found is None:
+            if len(self._lines) >= self._limit:
+                self._lines.clear()
+            found = _wrap(_clean(text, cap), style.font, style.size, width)
+            self._lines[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+LAYOUTS = LayoutCache()
+"""The process's cache; each worker process of `render_booklets` warms its own."""
+
+
+# ---- Rows, blocks and pages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Text at `x` points from the left margin, on its row's baseline."""
+
+    x: float
+    style: TextStyle
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A line of the page: its height, its text runs, and boxes drawn relative to its top
+    (x, y, width, height), for the booklet cover's name and number boxes."""
+
+    height: float
+    runs: tuple[_Run, ...] = ()
+    shade: bool = False
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.runs and not self.boxes and not self.shade
+
+
+@dataclass
+class _Block:
+    """Rows kept on one page when they fit."""
+
+    rows: list[_Row] = field(default_factory=list)
+    new_page: bool = False
+
+    def text(
+        self, style: TextStyle, lines: Iterable[str], x: float = 0.0, *, shade: bool = False
+    ) -> None:
+        for line in lines:
+            self.rows.append(_Row(style.leading, (_Run(x, style, line),), shade=shade))
+
+    def gap(self, height: float, shade: bool = False) -> None:
+        self.rows.append(_Row(height, shade=shade))
+
+
+def _paginate(blocks: Sequence[_Block], body: float) -> list[list[_Row]]:
+    """Rows per page: a block starts a new page when it would not fit on this one but fits
+    on an empty one; a block taller than a page flows over pages row by row. Gaps are not
+    carried to the top of a page."""
+    pages: list[list[_Row]] = [[]]
+    used = 0.0
+    for block in blocks:
+        if block.new_page and pages[-1]:
+            pages.append([])
+            used = 0.0
+        height = sum(row.height for row in _trim(block.rows))
+        if pages[-1] and used + height > body >= height:
+            pages.append([])
+            used = 0.0
+        for row in block.rows:
+            if not pages[-1] and row.empty:
+                continue
+            if pages[-1] and used + row.height > body:
+                pages.append([])
+                used = 0.0
+            pages[-1].append(row)
+            used += row.height
+    return pages
+
+
+def _trim(rows: list[_Row]) -> list[_Row]:
+    end = len(rows)
+    while end and rows[end - 1].empty:
+        end -= 1
+    return rows[:end]
+
+
+class _Pages:
+    """Draws paginated rows, with the running header and the "Page x of y" footer."""
+
+    def __init__(
+        self, canvas: Canvas, size: tuple[float, float], head: str, mark: str, foot: str
+    ) -> None:
+        self.canvas, (self.width, self.height) = canvas, size
+        self.head, self.mark, self.foot = head, mark, foot
+        self.writer = _TextWriter(canvas)
+
+    def draw(self, pages: list[list[_Row]]) -> None:
+        total = len(pages)
+        for number, rows in enumerate(pages, start=1):
+            self._decorate(number, total, heading=number > 1)
+            self._shapes(rows)
+            self._text(rows)
+            self.canvas.showPage()
+
+    def _decorate(self, number: int, total: int, *, heading: bool) -> None:
+        canvas, width = self.canvas, self.width
+        canvas.setFillGray(MUTED)
+        canvas.setStrokeGray(0.75)
+        canvas.setLineWidth(0.5)
+        canvas.setFont(FONT, 8)
+        canvas.drawString(MARGIN, FOOTER_Y, self.foot)
+        canvas.drawRightString(width - MARGIN, FOOTER_Y, f"Page {number} of {total}")
+        canvas.line(MARGIN, FOOTER_Y + 10, width - MARGIN, FOOTER_Y + 10)
+        if heading:
+            top = self.height - HEADER_Y
+            canvas.drawString(MARGIN, top, self.head)
+            canvas.setFont(BOLD, 9)
+            canvas.setFillGray(INK)
+            canvas.drawRightString(width - MARGIN, top, self.mark)
+            canvas.line(MARGIN, top - 5, width - MARGIN, top - 5)
+
+    def _shapes(self, rows: list[_Row]) -> None:
+        """Shaded bands (one per run of shaded rows) and boxes, under the text."""
+        canvas = self.canvas
+        canvas.setFillGray(SHADE)
+        canvas.setStrokeGray(INK)
+        canvas.setLineWidth(0.8)
+        top = self.height - MARGIN
+        band: float | None = None
+        for row in rows:
+            if row.shade and band is None:
+                band = top
+            elif not row.shade and band is not None:
+                self._band(band, top)
+                band = None
+            for x, y, w, h in row.boxes:
+                canvas.rect(MARGIN + x, top - y - h, w, h, stroke=1, fill=0)
+            top -= row.height
+        if band is not None:
+            self._band(band, top)
+
+    def _band(self, top: float, bottom: float) -> None:
+        width = self.width - 2 * MARGIN + 12
+        self.canvas.rect(MARGIN - 6, bottom, width, top - bottom, stroke=0, fill=1)
+
+    def _text(self, rows: list[_Row]) -> None:
+        writer = self.writer
+        top = self.height - MARGIN
+        for row in rows:
+            for run in row.runs:
+                style = run.style
+                baseline = top - style.size - (row.height - style.leading) / 2 - 0.5
+                writer.write(MARGIN + run.x, baseline, style, run.text)
+            top -= row.height
+        writer.flush()
+
+
+PDF_ESCAPES = str.maketrans(
+    {
+        **{code: f"\\{code:03o}" for code in range(256) if code < 32 or code > 126},
+        ord("\\"): "\\\\",
+        ord("("): "\\(",
+        ord(")"): "\\)",
+    }
+)
+"""Bytes (as Latin-1 characters) to the escapes of a PDF literal string."""
+
+
+class _TextWriter:
+    """A page's text as raw PDF text operators, in one BT..ET block that sets the font and
+    grey only when they change: ReportLab's text object spends most of a booklet's time on
+    per-run overhead, this about a tenth. Text the font's encoding cannot hold (Greek,
+    maths) goes through ReportLab's text object, which substitutes the Symbol font."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+        self.code: list[str] = []
+        self.font: tuple[str, float] | None = None
+        self.grey: float | None = None
+        self.names: dict[str, tuple[str, str]] = {}
+
+    def _font(self, font: str) -> tuple[str, str]:
+        """The font's resource name in this PDF (registering it) and its encoding."""
+        found = self.names.get(font)
+        if found is None:
+            probe = self.canvas.beginText()
+            probe.setFont(font, 10)
+            name = re.search(r"/F\d+", probe.getCode())
+            assert name is not None, "ReportLab names fonts /F1, /F2, ..."
+            found = self.names[font] = (name[0], getFont(font).encName)
+        return found
+
+    def write(self, x: float, y: float, style: TextStyle, text: str) -> None:
+        name, encoding = self._font(style.font)
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError:
+            self._substituted(x, y, style, text)
+            return
+        code = self.code
+        if self.font != (style.font, style.size):
+            self.font = (style.font, style.size)
+            code.append(f"{name} {style.size:g} Tf")
+        if self.grey != style.grey:
+            self.grey = style.grey
+            code.append(f"{style.grey:g} g")
+        escaped = data.decode("latin-1").translate(PDF_ESCAPES)
+        code.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm ({escaped}) Tj")
+
+    def _substituted(self, x: float, y: float, style: TextStyle, text: str) -> None:
+        self.flush()
+        canvas = self.canvas
+        canvas.saveState()
+        canvas.setFont(style.font, style.size)
+        canvas.setFillGray(style.grey)
+        canvas.drawString(x, y, text)
+        canvas.restoreState()
+
+    def flush(self) -> None:
+        if self.code:
+            self.canvas.addLiteral("q BT\n" + "\n".join(self.code) + "\nET Q")
+        self.code, self.font, self.grey = [], None, None
+
+
+def _canvas(buffer: Any, paper: str, title: str, *, compress: bool = True) -> Canvas:
+    canvas = Canvas(
+        buffer, pagesize=page_size(paper), invariant=True, pageCompression=int(compress)
+    )
+    canvas.setTitle(title)
+    canvas.setAuthor("exam_service")
+    canvas.setCreator("exam_service")
+    return canvas
+
+
+def _render(
+    paper: str,
+    head: str,
+    mark: str,
+    foot: str,
+    blocks: Sequence[_Block],
+    *,
+    compress: bool = True,
+) -> bytes:
+    """The pages of `blocks`, each with `head` left and `mark` right in the running header
+    (not on the first page) and `foot` with "Page x of y" in the footer."""
+    width, height = page_size(paper)
+    pages = _paginate(blocks, height - 2 * MARGIN)
+    buffer = io.BytesIO()
+    canvas = _canvas(buffer, paper, f"{head} - {mark}", compress=compress)
+    mark = _fit(mark, BOLD, 9, 120)
+    head = _fit(head, FONT, 8, width - 2 * MARGIN - stringWidth(mark, BOLD, 9) - 12)
+    foot = _fit(foot, FONT, 8, width - 2 * MARGIN - 80)
+    _Pages(canvas, (width, height), head, mark, foot).draw(pages)
+    canvas.save()
+    return buffer.getvalue()
+
+
+# ---- Booklet ----------------------------------------------------------------------------
+
+
+def booklet_pdf(
+    doc: PaperExamDocument,
+    form: str,
+    *,
+    cache: LayoutCache | None = None,
+    compress: bool = False,
+) -> bytes:
+    """The question booklet of one form: a cover (title, form, time allowed, instructions,
+    name and candidate-number boxes), then the numbered questions, each kept on one page
+    when it fits and each case's scenario printed once before its questions. Nothing of
+    the key. A top-level function, so process pools can run it.
+
+    Uncompressed by default: ReportLab wraps compressed pages in ASCII85, which without its
+    optional C accelerator (the `rl-accel` package) costs a third of a booklet's time; a
+    65-question booklet is about 75 KiB uncompressed, 20 KiB compressed."""
+    layouts = LAYOUTS if cache is None else cache
+    paper_form = _form(doc, form)
+    width = page_size(doc.paper)[0] - 2 * MARGIN
+    blocks = [_cover(doc, paper_form, width, layouts)]
+    blocks += _question_blocks(paper_form.questions, width, layouts)
+    title = _fit(doc.title, FONT, 8, 400)
+    code = _fit(form, BOLD, 8, 60)
+    return _render(
+        doc.paper, title, f"Form {code}", f"Form {code} - {title}", blocks, compress=compress
+    )
+
+
+def _form(doc: PaperExamDocument, form: str) -> PaperForm:
+    try:
+        return doc.form(form)
+    except KeyError:
+        codes = ", ".join(f.code for f in doc.forms) or "none"
+        raise ValueError(
+            f"paper exam {doc.exam_id} has no form {form!r} (forms: {codes})"
+        ) from None
+
+
+def _cover(doc: PaperExamDocument, form: PaperForm, width: float, cache: LayoutCache) -> _Block:
+    block = _Block()
+    block.text(TITLE, cache.lines(doc.title, TITLE, TITLE_TEXT, width)[:3])
+    block.gap(6)
+    block.text(HEADING, [_fit(f"Form {form.code}", BOLD, 16, width)])
+    block.gap(8)
+    time = f"{doc.time_minutes} minutes" if doc.time_minutes else "not limited"
+    block.text(BODY, [f"Time allowed: {time}", f"Questions: {len(form.questions)}"])
+    block.gap(18)
+    block.rows.append(_Row(14.0, (_Run(0, LABEL, "Name"),)))
+    block.rows.append(_Row(32.0, boxes=((0, 2, width, 26),)))
+    block.rows.append(_Row(14.0, (_Run(0, LABEL, "Candidate number"),)))
+    cell = 24.0
+    block.rows.append(
+        _Row(34.0, boxes=tuple((i * cell, 2, cell, 28) for i in range(NUMBER_DIGITS)))
+    )
+    block.gap(14)
+    block.rows.append(_Row(18.0, (_Run(0, SUBHEADING, "Instructions"),)))
+    given = [_clean(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
+    for text in [*given, *STANDARD_INSTRUCTIONS]:
+        lines = cache.lines(text, BODY, INSTRUCTION_TEXT, width - 14)
+        block.rows.append(_Row(BODY.leading, (_Run(0, BODY, "\u2022"), _Run(14, BODY, lines[0]))))
+        block.text(BODY, lines[1:], 14)
+        block.gap(3)
+    block.gap(10)
+    block.text(LABEL, ["Do not open this booklet until you are told to start."])
+    return block
+
+
+def _question_blocks(
+    questions: Sequence[PaperQuestion], width: float, cache: LayoutCache
+) -> list[_Block]:
+    blocks: list[_Block] = []
+    previous_case: str | None = None
+    for index, question in enumerate(questions):
+        block = _Block(new_page=index == 0)
+        if question.case_id and question.case_id != previous_case:
+            _case(block, questions, index, width, cache)
+        previous_case = question.case_id
+        _question(block, question, width, cache)
+        blocks.append(block)
+    return blocks
+
+
+def _case(
+    block: _Block,
+    questions: Sequence[PaperQuestion],
+    start: int,
+    width: float,
+    cache: LayoutCache,
+) -> None:
+    """The case's title and scenario, once, before the first of its consecutive questions."""
+    question = questions[start]
+    end = start
+    while end + 1 < len(questions) and questions[end + 1].case_id == question.case_id:
+        end += 1
+    first, last = question.number, questions[end].number
+    refer = (
+        f"Question {first} refers to this case."
+        if first == last
+        else f"Questions {first} to {last} refer to this case."
+    )
+    title = f"Case: {question.case_title}" if question.case_title else "Case"
+    block.gap(4, shade=True)
+    block.text(CASE_TITLE, cache.lines(title, CASE_TITLE, TITLE_TEXT, width)[:2], shade=True)
+    block.text(HINT, [refer], shade=True)
+    block.gap(3, shade=True)
+    block.text(CASE, cache.lines(question.case_scenario or "", CASE, CASE_TEXT, width), shade=True)
+    block.gap(5, shade=True)
+    block.gap(8)
+
+
+def _hint(question: PaperQuestion) -> str:
+    if question.type == "multiple":
+        return f"Choose {question.choose}." if question.choose else "Choose all that apply."
+    if question.type == "ordering":
+        return ORDERING_HINT
+    if question.type == "matching":
+        return MATCHING_HINT
+    return "Choose one."
+
+
+def _question(block: _Block, question: PaperQuestion, width: float, cache: LayoutCache) -> None:
+    text_width = width - INDENT
+    stem = cache.lines(question.stem, STEM, STEM_TEXT, text_width)
+    number = _Run(0, NUMBER, f"{question.number}.")
+    block.rows.append(_Row(STEM.leading, (number, _Run(INDENT, STEM, stem[0]))))
+    block.text(STEM, stem[1:], INDENT)
+    block.gap(2)
+    block.text(HINT, cache.lines(_hint(question), HINT, INSTRUCTION_TEXT, text_width), INDENT)
+    block.gap(3)
+    if question.type == "matching":
+        block.text(LABEL, ["Prompts"], INDENT)
+        _options(
+            block,
+            question.prompts,
+            [str(i + 1) for i in range(len(question.prompts))],
+            text_width,
+            cache,
+        )
+        block.gap(2)
+        block.text(LABEL, ["Choices"], INDENT)
+        _options(
+            block,
+            question.choices,
+            [letter(i) for i in range(len(question.choices))],
+            text_width,
+            cache,
+        )
+    else:
+        _options(
+            block,
+            question.options,
+            [letter(i) for i in range(len(question.options))],
+            text_width,
+            cache,
+        )
+    block.gap(12)
+
+
+def _options(
+    block: _Block, texts: Sequence[str], labels: Sequence[str], width: float, cache: LayoutCache
+) -> None:
+    for label, text in zip(labels, texts, strict=True):
+        lines = cache.lines(text, OPTION, OPTION_TEXT, width - GUTTER)
+        block.rows.append(
+            _Row(
+                OPTION.leading,
+                (_Run(INDENT, OPTION_LABEL, label), _Run(INDENT + GUTTER, OPTION, lines[0])),
+            )
+        )
+        block.text(OPTION, lines[1:], INDENT + GUTTER)
+        block.gap(2)
+
+
+# ---- Key --------------------------------------------------------------------------------
+
+
+def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
+    """The answer key of one form: question number, type and answer string per question
+    (letters in form order, as `exam_service.paper.document` defines), and the question's
+    key for cross-reference."""
+    paper_form = _form(doc, form)
+    if len(paper_form.key) != len(paper_form.questions):
+        raise ValueError(
+            f"form {paper_form.code} has {len(paper_form.questions)} questions but "
+            f"{len(paper_form.key)} key entries; rebuild the paper exam"
+        )
+    width = page_size(doc.paper)[0] - 2 * MARGIN
+    title = _fit(doc.title, FONT, 8, 400)
+    code = _fit(form, BOLD, 10, 60)
+    head = _Block()
+    head.text(HEADING, [f"Answer key - Form {code}"])
+    head.text(BODY, _lines_once(doc.title, BODY, width))
+    head.text(HINT, ["Confidential: keep the key away from candidates."])
+    head.gap(8)
+    columns = (0.0, 40.0, 140.0, 330.0)
+    head.rows.append(
+        _Row(
+            KEY.leading + 4,
+            tuple(
+                _Run(x, KEY_BOLD, text)
+                for x, text in zip(columns, ("No.", "Type", "Answer", "Question"), strict=True)
+            ),
+        )
+    )
+    blocks = [head]
+    rows = _Block()
+    for question, answer in zip(paper_form.questions, paper_form.key, strict=True):
+        rows.rows.append(
+            _Row(
+                KEY.leading,
+                (
+                    _Run(columns[0], KEY_BOLD, str(question.number)),
+                    _Run(columns[1], KEY, TYPE_NAMES.get(question.type, question.type)[:20]),
+                    _Run(columns[2], KEY_BOLD, _fit(answer or "-", BOLD, KEY.size, 180)),
+                    _Run(
+                        columns[3],
+                        KEY_NOTE,
+                        _fit(question.question_key, FONT, 8.0, width - columns[3]),
+                    ),
+                ),
+            )
+        )
+    blocks.append(rows)
+    return _render(
+        doc.paper,
+        f"Answer key - {title}",
+        f"Form {code}",
+        f"Answer key - Form {code} - confidential",
+        blocks,
+    )
+
+
+def _lines_once(text: str, style: TextStyle, width: float) -> tuple[str, ...]:
+    """Wrapped lines of a one-off text, not worth caching (a title on the key)."""
+    return _wrap(_clean(text, TITLE_TEXT), style.font, style.size, width)
+
+
+# ---- Answer sheets ----------------------------------------------------------------------
+
+
+def answer_sheets_pdf(
+    doc: PaperExamDocument, form: str, candidates: Sequence[SheetCandidate]
+) -> bytes:
+    """One answer sheet page per candidate, all of the form's geometry from
+    `exam_service.paper.sheet.form_sheet`. What every sheet shares (marks, rows, notes) is
+    drawn once as a PDF form XObject; each page adds its candidate's name, number (printed
+    and bubbled) and QR code `EXAM:<exam id>:<form>:<number>`. A candidate with an empty
+    number gets a spare sheet to fill in by hand."""
+    _form(doc, form)
+    if not candidates:
+        raise ValueError("no candidates given: pass at least one (a spare sheet has number '')")
+    for candidate in candidates:
+        number = candidate.number
+        if len(number) > NUMBER_DIGITS or not (number.isascii() and number.isdigit() or not number):
+            raise ValueError(
+                f"candidate {candidate.username!r} has number {number!r}; a candidate number "
+                f"is at most {NUMBER_DIGITS} digits"
+            )
+    layout = form_sheet(doc, form)
+    buffer = io.BytesIO()
+    canvas = _canvas(buffer, doc.paper, _fit(f"Answer sheets - {doc.title} - {form}", FONT, 8, 500))
+    canvas.beginForm("sheet")
+    _sheet_static(canvas, layout, doc, form)
+    canvas.endForm()
+    for candidate in candidates:
+        canvas.doForm("sheet")
+        _sheet_candidate(canvas, layout.frame, doc.exam_id, form, candidate)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, form: str) -> None:
+    frame, height = layout.frame, layout.frame.height
+    canvas.setFillGray(0)
+    for mark in frame.marks:
+        canvas.rect(mark.x, height - mark.bottom, mark.width, mark.height, stroke=0, fill=1)
+    heading = frame.heading
+    canvas.setFillGray(INK)
+    canvas.setFont(BOLD, 13)
+    canvas.drawString(heading.x, height - heading.y - 12, _fit(doc.title, BOLD, 13, heading.width))
+    canvas.setFont(FONT, 10)
+    subtitle = f"Answer sheet - Form {form} - {len(layout.rows)} questions"
+    canvas.drawString(heading.x, height - heading.y - 28, _fit(subtitle, FONT, 10, heading.width))
+    canvas.setFont(BOLD, 8.5)
+    canvas.setFillGray(MUTED)
+    canvas.drawString(heading.x, height - heading.y - 48, "Name")
+    first_box = frame.number_boxes[0]
+    canvas.drawString(first_box.x, height - first_box.y + 5, "Candidate number")
+    canvas.setStrokeGray(0.35)
+    canvas.setLineWidth(0.6)
+    for box in frame.number_boxes:
+        canvas.rect(box.x, height - box.bottom, box.width, box.height, stroke=1, fill=0)
+    for column in frame.number_grid:
+        _bubbles(canvas, column, layout.bubble_radius, height)
+    _sheet_notes(canvas, frame)
+    canvas.setStrokeGray(0.75)
+    canvas.line(
+        frame.answers.x,
+        height - frame.answers.y + 10,
+        frame.answers.right,
+        height - frame.answers.y + 10,
+    )
+    for row in layout.rows:
+        canvas.setFillGray(INK)
+        canvas.setFont(BOLD, 8)
+        label_x, label_y = row.label
+        canvas.drawRightString(label_x, height - label_y - 2.8, str(row.number))
+        if row.bubbles:
+            _bubbles(canvas, row.bubbles, layout.bubble_radius, height)
+            continue
+        canvas.setStrokeGray(0.35)
+        canvas.setLineWidth(0.6)
+        canvas.setFont(FONT, 5.5)
+        canvas.setFillGray(MUTED)
+        for index, box in enumerate(row.boxes, start=1):
+            canvas.rect(box.x, height - box.bottom, box.width, box.height, stroke=1, fill=0)
+            canvas.drawCentredString(box.centre[0], height - box.y + 2, str(index))
+
+
+def _sheet_notes(canvas: Canvas, frame: SheetFrame) -> None:
+    notes = frame.notes
+    size, leading = 7.5, 9.6
+    top = frame.height - notes.y - size
+    canvas.setFont(BOLD, 8.5)
+    canvas.setFillGray(INK)
+    canvas.drawString(notes.x, top, "How to mark this sheet")
+    top -= leading + 3
+    canvas.setFont(FONT, size)
+    canvas.setFillGray(0.25)
+    for note in SHEET_NOTES:
+        lines = _wrap(note, FONT, size, notes.width - 10)
+        if top - leading * (len(lines) - 1) < frame.height - notes.bottom:
+            return
+        canvas.circle(notes.x + 2.5, top + 2.6, 1.3, stroke=0, fill=1)
+        for line in lines:
+            canvas.drawString(notes.x + 8, top, line)
+            top -= leading
+        top -= 2.5
+
+
+def _bubbles(canvas: Canvas, bubbles: Iterable[Any], radius: float, height: float) -> None:
+    canvas.setStrokeGray(0.35)
+    canvas.setLineWidth(0.6)
+    canvas.setFont(FONT, 6)
+    canvas.setFillGray(FAINT)
+    for bubble in bubbles:
+        y = height - bubble.y
+        canvas.circle(bubble.x, y, radius, stroke=1, fill=0)
+        canvas.drawCentredString(bubble.x, y - 2.1, bubble.label)
+
+
+def _sheet_candidate(
+    canvas: Canvas, frame: SheetFrame, exam_id: int, form: str, candidate: SheetCandidate
+) -> None:
+    height, heading = frame.height, frame.heading
+    name = candidate.display_name.strip()
+    if candidate.username and name:
+        name = f"{name} ({candidate.username})"
+    canvas.setFillGray(INK)
+    if name:
+        canvas.setFont(FONT, 11)
+        canvas.drawString(
+            heading.x + 30, height - heading.y - 48, _fit(name, FONT, 11, heading.width - 30)
+        )
+    else:
+        canvas.setStrokeGray(0.35)
+        canvas.line(heading.x + 30, height - heading.y - 50, heading.right, height - heading.y - 50)
+    canvas.setFont(BOLD, 11)
+    canvas.setFillGray(0)
+    for digit, box, column in zip(
+        candidate.number, frame.number_boxes, frame.number_grid, strict=False
+    ):
+        canvas.drawCentredString(box.centre[0], height - box.bottom + 4.5, digit)
+        bubble = column[int(digit)]
+        canvas.circle(bubble.x, height - bubble.y, 5.5, stroke=0, fill=1)
+    _qr(canvas, frame, qr_payload(exam_id, form, candidate.number))
+
+
+def _qr(canvas: Canvas, frame: SheetFrame, payload: str) -> None:
+    """The QR code in its box, with a quiet zone of four modules. ReportLab's QR widget
+    encodes it; its modules are drawn as one path, since the widget's own shapes cost three
+    times the encoding."""
+    box = frame.qr
+    code = QrCodeWidget(payload, barLevel="M").qr
+    code.make()
+    count = code.getModuleCount()
+    module = min(box.width, box.height) / (count + 8)
+    left, top = box.x + 4 * module, frame.height - box.y - 4 * module
+    path = canvas.beginPath()
+    for row, cells in enumerate(code.modules):
+        column = 0
+        for dark, run in groupby(bool(cell) for cell in cells):
+            length = len(list(run))
+            if dark:
+                path.rect(left + column * module, top - (row + 1) * module, length * module, module)
+            column += length
+    canvas.setFillGray(0)
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+# ---- Batches ----------------------------------------------------------------------------
+
+_worker_doc: PaperExamDocument | None = None
+
+
+def _start_worker(doc: PaperExamDocument) -> None:
+    global _worker_doc
+    _worker_doc = doc
+
+
+def _worker_booklet(form: str) -> bytes:
+    assert _worker_doc is not None, "the pool's initializer sets the document"
+    return booklet_pdf(_worker_doc, form)
+
+
+def render_booklets(
+    doc: PaperExamDocument, forms: Sequence[str], processes: int = 0
+) -> dict[str, bytes]:
+    """The booklet of each of `forms`, by form code. `processes` 0 or 1 renders here; more
+    spreads the forms over that many fresh ("spawn") worker processes, each sent the
+    document once and keeping its own `LayoutCache`: worth it for batches of dozens of
+    booklets, since starting a worker costs about as much as rendering ten."""
+    if processes <= 1 or len(forms) <= 1:
+        return {form: booklet_pdf(doc, form) for form in forms}
+    context = multiprocessing.get_context("spawn")
+    workers = min(processes, len(forms))
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(doc,)
+    ) as pool:
+        return dict(zip(forms, pool.map(_worker_booklet, forms), strict=True))
