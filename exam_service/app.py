@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> Litestar:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            await writer.close()
             await engine.dispose()
 
     async def provide_db() -> AsyncIterator[AsyncSession]:

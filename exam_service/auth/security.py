@@ -3,9 +3,11 @@ role guards, and CSRF checks for cookie-carrying browser requests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
@@ -14,9 +16,10 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
+from litestar.middleware.authentication import AuthenticationResult
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.params import SkipValidation
-from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 from litestar.types import Receive, Scope, Send
 
 from exam_service.auth.schemas import CurrentUser
@@ -43,6 +46,33 @@ async def _user_from_token(
         return None
 
 
+class CachedJWTMiddleware(JWTCookieAuthenticationMiddleware):
+    """Litestar's JWT check, remembering tokens it has verified (per process, bounded).
+
+    A candidate's browser sends the same token with every answer it saves; verifying the
+    HMAC and decoding each time was a fifth of that request's work. A cached entry is used
+    only while the token has not expired, and only for the same secret and token bytes.
+    """
+
+    verified: ClassVar[OrderedDict[tuple[str, str], tuple[float, AuthenticationResult]]] = (
+        OrderedDict()
+    )
+    capacity: ClassVar[int] = 10_000
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        key = (self.token_secret, encoded_token)
+        hit = self.verified.get(key)
+        if hit is not None and hit[0] > time.time():
+            return hit[1]
+        result = await super().authenticate_token(encoded_token, connection)
+        self.verified[key] = (result.auth.exp.timestamp(), result)
+        if len(self.verified) > self.capacity:
+            self.verified.popitem(last=False)
+        return result
+
+
 def jwt_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
     """Bearer tokens for API clients and the same token in an HttpOnly cookie for browsers.
 
@@ -58,6 +88,7 @@ def jwt_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
         samesite="lax",
         exclude=["^/schema"],
         exclude_opt_key="exclude_from_auth",
+        authentication_middleware_class=CachedJWTMiddleware,
     )
 
 
@@ -73,10 +104,15 @@ def issue_token(auth: JWTCookieAuth[CurrentUser, Token], user: CurrentUser, ttl:
     )
 
 
-def requires(*roles: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def requires(
+    *roles: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A guard that lets through users whose role is one of `roles`."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard in a worker thread, a cost on every request
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+    ) -> None:
         if connection.scope.get("method") == "OPTIONS":
             return  # Litestar's automatic OPTIONS answer reveals only the allowed methods
         if "user" not in connection.scope:

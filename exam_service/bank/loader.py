@@ -105,7 +105,7 @@ class LineMap(dict[Any, Any]):
     key_lines: dict[Any, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class LineLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = LineMap(super().construct_mapping(node, deep=True))
         mapping.line = node.start_mark.line + 1
@@ -115,9 +115,9 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
-_LineLoader.add_constructor(
+LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _LineLoader.construct_mapping,
+    LineLoader.construct_mapping,
 )
 
 
@@ -137,7 +137,7 @@ def _line_of(node: Any, path: str, default: int | None) -> int | None:
     return line
 
 
-def _shape_error(
+def shape_error(
     exc: msgspec.ValidationError, node: Any, default: int | None
 ) -> tuple[str, int | None]:
     message = str(exc)
@@ -152,13 +152,15 @@ def _shape_error(
 def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(handle, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problems.append(Problem(rel, line, f"YAML syntax error: {exc.problem or exc}"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(Problem(rel, None, f"cannot read the file: {exc}"))
+    except ValueError as exc:  # PyYAML raises it for impossible dates such as 2001-13-45
+        problems.append(Problem(rel, None, f"a value cannot be read: {exc}; quote it"))
     return None
 
 
@@ -177,7 +179,7 @@ def _load_objectives(root: Path, bank: Bank) -> None:
     try:
         tree = msgspec.convert(raw, ObjectivesFile)
     except msgspec.ValidationError as exc:
-        message, line = _shape_error(exc, raw, 1)
+        message, line = shape_error(exc, raw, 1)
         bank.problems.append(Problem(rel, line, message))
         return
 
@@ -204,7 +206,7 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-def _check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile]) -> list[str]:
+def check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile]) -> list[str]:
     """The rules a question must follow beyond its shape; each message says what to fix."""
     errors: list[str] = []
     unknown = [code for code in q.objectives if code not in codes]
@@ -370,12 +372,18 @@ def _load_questions(root: Path, bank: Bank) -> None:
                     "a questions file has only 'cases:' and 'questions:'",
                 )
             )
-        for raw_case in raw.get("cases") or []:
+        raw_cases = raw.get("cases") or []
+        if not isinstance(raw_cases, list):
+            bank.problems.append(
+                Problem(rel, raw.key_lines.get("cases"), "'cases:' must be a list")
+            )
+            raw_cases = []
+        for raw_case in raw_cases:
             line = raw_case.line if isinstance(raw_case, LineMap) else raw.key_lines.get("cases")
             try:
                 case = msgspec.convert(raw_case, CaseFile)
             except msgspec.ValidationError as exc:
-                message, at = _shape_error(exc, raw_case, line)
+                message, at = shape_error(exc, raw_case, line)
                 bank.problems.append(Problem(rel, at, f"case: {message}"))
                 continue
             if case.id in cases:
@@ -407,7 +415,7 @@ def _load_questions(root: Path, bank: Bank) -> None:
             try:
                 q = msgspec.convert(raw_q, QuestionFile)
             except msgspec.ValidationError as exc:
-                message, at = _shape_error(exc, raw_q, line)
+                message, at = shape_error(exc, raw_q, line)
                 bank.problems.append(Problem(rel, at, message, qid))
                 continue
             if q.id in seen:
@@ -416,7 +424,7 @@ def _load_questions(root: Path, bank: Bank) -> None:
                 )
                 continue
             seen[q.id] = f"{rel}:{line}"
-            errors = _check_question(q, codes, cases)
+            errors = check_question(q, codes, cases)
             for message in errors:
                 bank.problems.append(Problem(rel, line, message, q.id))
             if not errors:
@@ -469,7 +477,7 @@ def load_blueprint(
     try:
         bp = msgspec.convert(raw, BlueprintFile)
     except msgspec.ValidationError as exc:
-        message, at = _shape_error(exc, raw, line)
+        message, at = shape_error(exc, raw, line)
         problems.append(Problem(rel, at, message))
         return None
     errors = _check_blueprint(bp, codes)
