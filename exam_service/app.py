@@ -28,7 +28,11 @@ from exam_service.auth.security import (
     jwt_auth,
     provide_user,
 )
-from exam_service.bank.controllers import ObjectiveController, QuestionController
+from exam_service.bank.controllers import (
+    BankFileController,
+    ObjectiveController,
+    QuestionController,
+)
 from exam_service.db import create_engine, session_factory
 from exam_service.errors import NotReady, problem_handlers
 from exam_service.exams.controllers import AttemptController, BlueprintController
@@ -150,6 +154,7 @@ def create_app(settings: Settings) -> Litestar:
             CohortController,
             ObjectiveController,
             QuestionController,
+            BankFileController,
             BlueprintController,
             AttemptController,
             ReportController,

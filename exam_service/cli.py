@@ -73,10 +73,56 @@ def cmd_bank_validate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _import_file(settings: Settings, args: argparse.Namespace, path: Path) -> int:
+    from exam_service.bank import interchange
+    from exam_service.bank.service import import_questions, objective_specs
+    from exam_service.db import create_engine, session_factory
+
+    mapping = dict(rule.split("=", 1) for rule in args.map or [])
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            parsed = interchange.parse_import(
+                path.name,
+                path.read_bytes(),
+                args.format,
+                await objective_specs(session),
+                mapping,
+                args.default_objective,
+            )
+            for issue in parsed.errors + parsed.skipped + parsed.warnings:
+                kind = (
+                    "error"
+                    if issue in parsed.errors
+                    else "skipped"
+                    if issue in parsed.skipped
+                    else "warning"
+                )
+                print(f"{kind}: {issue}", file=sys.stderr)
+            if parsed.errors and not args.partial:
+                print(
+                    f"nothing imported: {len(parsed.errors)} question(s) have errors; fix them "
+                    "or pass --partial to import the rest",
+                    file=sys.stderr,
+                )
+                return 1
+            counts = await import_questions(session, parsed.specs, dry_run=args.dry_run)
+    finally:
+        await engine.dispose()
+    verb = "would create" if args.dry_run else "created"
+    print(
+        f"{path.name} ({parsed.format}): {verb} {counts.created}, updated {counts.updated}, "
+        f"unchanged {counts.unchanged}, skipped {len(parsed.skipped)}, errors {len(parsed.errors)}"
+    )
+    return 0
+
+
 def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
     from exam_service.bank.loader import load_bank
     from exam_service.bank.service import import_bank_into
 
+    if args.path and Path(args.path).is_file():
+        return asyncio.run(_import_file(settings, args, Path(args.path)))
     bank = load_bank(_bank_path(args.path, settings))
     if bank.problems:
         for problem in bank.problems:
@@ -124,6 +170,31 @@ def cmd_bank_stats(args: argparse.Namespace, settings: Settings) -> int:
         print(problem, file=sys.stderr)
     print(stats_table(bank), end="")
     return 1 if bank.problems else 0
+
+
+def cmd_bank_export(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.bank import interchange
+    from exam_service.bank.service import current_specs, objective_specs
+
+    async def collect() -> tuple[bytes, str, str]:
+        from exam_service.db import create_engine, session_factory
+
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return interchange.export_bank(
+                    args.format, await current_specs(session), await objective_specs(session)
+                )
+        finally:
+            await engine.dispose()
+
+    body, _media, extension = asyncio.run(collect())
+    if args.out:
+        Path(args.out).write_bytes(body)
+        print(f"wrote {args.out} ({len(body)} bytes, .{extension})", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+    return 0
 
 
 def cmd_bank_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -311,8 +382,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
     validate.set_defaults(handler=cmd_bank_validate)
     imp = bank.add_parser("import", help="import a bank folder (idempotent)")
-    imp.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
+    imp.add_argument(
+        "path",
+        nargs="?",
+        help="a bank folder (default: EXAM_BANK_PATH), or a GIFT, Aiken, Moodle XML or YAML file",
+    )
+    imp.add_argument("--format", choices=["gift", "aiken", "moodle-xml", "yaml"])
+    imp.add_argument("--default-objective", help="objective code for unmapped questions")
+    imp.add_argument(
+        "--map", action="append", metavar="CATEGORY=CODE", help="map a category or tag"
+    )
+    imp.add_argument("--dry-run", action="store_true", help="report, store nothing")
+    imp.add_argument("--partial", action="store_true", help="import the good questions")
     imp.set_defaults(handler=cmd_bank_import)
+    export = bank.add_parser("export", help="write the active bank in a standard format")
+    export.add_argument("--format", choices=["yaml", "gift", "moodle-xml", "qti"], default="yaml")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=cmd_bank_export)
     lint = bank.add_parser("lint", help="quality checks: coverage, key balance, duplicates")
     lint.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
     lint.add_argument(

@@ -103,3 +103,18 @@ def question_view(revision: Any, status: str) -> QuestionView:
         tags=list(content.get("tags", [])),
         created_at=revision.created_at,
     )
+
+
+class ImportReport(Struct):
+    """What an uploaded quiz file did (or, with dry_run, would do) to the bank."""
+
+    file: str
+    format: str
+    dry_run: bool
+    created: int
+    updated: int
+    unchanged: int
+    questions: list[str]
+    errors: list[str]
+    skipped: list[str]
+    warnings: list[str]

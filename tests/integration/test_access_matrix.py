@@ -144,6 +144,15 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         lambda ctx, _p: (f"/api/v1/questions/{ctx.question_id}", {}),
         staff(200),
     ),
+    ("POST", "/api/v1/bank/imports"): (
+        fixed(
+            "/api/v1/bank/imports",
+            files={"file": ("one.gift", b"::m1::Pick one {=yes ~no}")},
+            params={"default_objective": "D2.1.1", "dry_run": "true"},
+        ),
+        staff(200),
+    ),
+    ("GET", "/api/v1/bank/export"): (fixed("/api/v1/bank/export"), staff(200)),
     ("GET", "/api/v1/blueprints"): (fixed("/api/v1/blueprints"), signed_in(200)),
     ("POST", "/api/v1/blueprints"): (new_blueprint, staff(201)),
     ("GET", "/api/v1/blueprints/{blueprint_id:str}"): (

@@ -1,0 +1,380 @@
+"""GIFT, Moodle's plain-text quiz format: read a file into drafts, write questions to it.
+
+GIFT carries: a title (`::id::`, the question id), the stem, multiple-choice answers with
+weights (`=right ~wrong ~%50%half`) and per-answer feedback (`#...`, the rationale),
+true/false (`{T}`, `{FALSE#feedback if wrong#feedback if right}`), matching pairs
+(`{=prompt -> answer}`; `= -> answer` adds a distractor), general feedback (`####...`, the
+explanation), categories (`$CATEGORY: path`, exported as the primary objective's path) and
+Moodle's tag comments (`// [tag:x]`, exported for secondary objectives and tags). Escapes:
+`\\~ \\= \\# \\{ \\} \\: \\\\` and `\\n` for a line break; a blank line ends a question;
+lines starting with `//` are comments; `[html]` text is read as HTML and made plain,
+`[plain]`, `[markdown]` and `[moodle]` text is kept as written. A missing-word question
+(text after the answer block) gets "_____" where its blank was.
+
+GIFT cannot carry: difficulty (imports are "medium"), source, cases (exports print the
+case's title and scenario before the stem), option and choice ids, feedback on matching
+pairs (so matching rationales are lost) and ordering questions (left out of exports with a
+comment). A matching prompt cannot contain "->". Essay `{}`, numerical `{#...}`, short
+answer `{=a =b}` and description (no answer block) questions are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+from exam_service.bank.interchange import (
+    Answer,
+    Draft,
+    Issue,
+    Pair,
+    Reading,
+    carried_tags,
+    case_stem,
+    category_path,
+    credit_text,
+    dropped_note,
+    html_to_text,
+    slug,
+)
+from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+
+_SPECIAL = "~=#{}:"
+_FORMAT = re.compile(r"\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
+_WEIGHT = re.compile(r"\s*%(-?\d+(?:\.\d*)?)%")
+_TAG = re.compile(r"\[tag:([^\]]+)\]")
+_TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _find(text: str, target: str, start: int = 0) -> int:
+    """The index of the first `target` at or after `start` that no backslash escapes."""
+    i = start
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(target, i):
+            return i
+        else:
+            i += 1
+    return -1
+
+
+def _cuts(text: str, markers: str) -> list[int]:
+    """The indexes of the unescaped marker characters in `text`."""
+    found: list[int] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] in markers:
+            found.append(i)
+        i += 1
+    return found
+
+
+def unescape(raw: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        following = raw[i + 1] if i + 1 < len(raw) else ""
+        if char == "\\" and following == "n":
+            out.append("\n")
+            i += 2
+        elif char == "\\" and following and following in _SPECIAL + "\\":
+            out.append(following)
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+class _Question:
+    """One block of a GIFT file being read: its text, line numbers and problems."""
+
+    def __init__(self, lines: list[tuple[int, str]]) -> None:
+        self.text = "\n".join(line for _, line in lines)
+        self.numbers = [number for number, _ in lines]
+        self.starts: list[int] = []
+        offset = 0
+        for _, line in lines:
+            self.starts.append(offset)
+            offset += len(line) + 1
+        self.problems: list[tuple[int, str]] = []
+        self.dropped: set[str] = set()
+        self.html = False
+        self.title: str | None = None
+
+    def line(self, offset: int) -> int:
+        return self.numbers[max(0, bisect.bisect_right(self.starts, offset) - 1)]
+
+    def fail(self, offset: int, message: str) -> None:
+        self.problems.append((self.line(offset), message))
+
+    def plain(self, raw: str, html: bool | None = None, formatted: bool = True) -> str:
+        """Text of a GIFT fragment, escapes undone; an answer's own [format] overrides."""
+        as_html = self.html if html is None else html
+        match = _FORMAT.match(raw) if formatted else None
+        if match:
+            as_html = match.group(1).lower() == "html"
+            raw = raw[match.end() :]
+        text = unescape(raw)
+        if as_html:
+            text, dropped = html_to_text(text)
+            self.dropped |= dropped
+        return text.strip()
+
+
+class _Skip(Exception):
+    pass
+
+
+def _blocks(text: str) -> list[tuple[list[tuple[int, str]], list[str]]]:
+    """The questions of a file: blank lines separate them; comments give only tags."""
+    blocks: list[tuple[list[tuple[int, str]], list[str]]] = []
+    lines: list[tuple[int, str]] = []
+    tags: list[str] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            if lines or tags:
+                blocks.append((lines, tags))
+            lines, tags = [], []
+        elif line.lstrip().startswith("//"):
+            tags += [tag.strip() for tag in _TAG.findall(line) if tag.strip()]
+        else:
+            lines.append((number, line))
+    if lines or tags:
+        blocks.append((lines, tags))
+    return blocks
+
+
+def _choice_answers(q: _Question, body: str, at: int) -> tuple[list[Answer], bool]:
+    cuts = _cuts(body, "=~")
+    if body[: cuts[0]].strip():
+        q.fail(at, "text before the first answer: start every answer with = (right) or ~ (wrong)")
+    answers: list[Answer] = []
+    for n, cut in enumerate(cuts, 1):
+        end = cuts[n] if n < len(cuts) else len(body)
+        raw = body[cut + 1 : end]
+        credit = 100.0 if body[cut] == "=" else 0.0
+        weight = _WEIGHT.match(raw)
+        if weight:
+            credit = float(weight.group(1))
+            raw = raw[weight.end() :]
+            if not -100 <= credit <= 100:
+                q.fail(at + cut, f"answer {n} has weight {weight.group(1)}%: use -100 to 100")
+        hash_at = _find(raw, "#")
+        text = q.plain(raw if hash_at < 0 else raw[:hash_at])
+        feedback = q.plain(raw[hash_at + 1 :]) if hash_at >= 0 else ""
+        if not text:
+            q.fail(at + cut, f"answer {n} is empty: write its text after {body[cut]}")
+        answers.append(Answer(text, credit, feedback))
+    return answers, "=" in (body[cut] for cut in cuts)
+
+
+def _pairs(q: _Question, body: str, at: int) -> list[Pair]:
+    cuts = _cuts(body, "=")
+    if body[: cuts[0]].strip():
+        q.fail(at, "text before the first pair: start every pair with =")
+    pairs: list[Pair] = []
+    for n, cut in enumerate(cuts, 1):
+        raw = body[cut + 1 : cuts[n] if n < len(cuts) else len(body)]
+        arrow = _find(raw, "->")
+        if arrow < 0:
+            q.fail(at + cut, f"pair {n} has no '->': write =prompt -> answer")
+            continue
+        # Moodle keeps the answers of matching pairs as plain text, with no [format].
+        choice = q.plain(raw[arrow + 2 :], html=False, formatted=False)
+        if not choice:
+            q.fail(at + cut, f"pair {n} has nothing after '->': write the answer it matches")
+        pairs.append(Pair(q.plain(raw[:arrow]), choice))
+    return pairs
+
+
+def _true_false(q: _Question, body: str, at: int) -> list[Answer]:
+    first = _find(body, "#")
+    rest = "" if first < 0 else body[first + 1 :]
+    second = _find(rest, "#")
+    wrong = q.plain(rest if second < 0 else rest[:second])  # GIFT: {T#if wrong#if right}
+    right = q.plain(rest[second + 1 :]) if second >= 0 else ""
+    value = unescape(body if first < 0 else body[:first]).strip().upper()
+    if value not in _TRUE_FALSE:
+        q.fail(
+            at,
+            f"{{{value}}} is not an answer block GIFT knows: write =right ~wrong, T or F, "
+            "or =prompt -> answer pairs",
+        )
+        return []
+    truth = _TRUE_FALSE[value]
+    return [
+        Answer("True", 100.0 if truth else 0.0, right if truth else wrong),
+        Answer("False", 0.0 if truth else 100.0, wrong if truth else right),
+    ]
+
+
+def _question(q: _Question, category: str | None, tags: list[str]) -> Draft:
+    """Read one question block; problems go to `q.problems`, unsupported types raise _Skip."""
+    text = q.text
+    start = len(text) - len(text.lstrip())
+    title: str | None = None
+    if text.startswith("::", start):
+        end = _find(text, "::", start + 2)
+        if end < 0:
+            q.fail(start, "the title opened with '::' is not closed: end it with '::'")
+            return Draft(where=f"line {q.line(0)}", line=q.line(0), stem="")
+        title = q.title = unescape(text[start + 2 : end]).strip()
+        start = end + 2
+    draft = Draft(where=f"line {q.line(0)}", line=q.line(0), stem="", title=title)
+    draft.category, draft.tags = category, tags
+    match = _FORMAT.match(text, start)
+    if match:
+        q.html = match.group(1).lower() == "html"
+        start = match.end()
+    opening = _find(text, "{", start)
+    closing = _find(text, "}", start)
+    if opening < 0:
+        if closing >= 0:
+            q.fail(closing, "'}' without '{': write a literal brace as \\}")
+            return draft
+        raise _Skip("a question with no answer block { } is a description, which is not supported")
+    if 0 <= closing < opening:
+        q.fail(closing, "'}' before the answer block: write a literal brace as \\}")
+    closing = _find(text, "}", opening + 1)
+    if closing < 0:
+        q.fail(
+            opening,
+            "the answer block opened here is not closed: add '}' (a blank line ends a "
+            "question, so remove blank lines inside { })",
+        )
+        return draft
+    again = _find(text, "{", closing + 1)
+    if again >= 0:
+        q.fail(again, "a second answer block: a GIFT question has one { } (write \\{ for '{')")
+    elif _find(text, "}", closing + 1) >= 0:
+        q.fail(_find(text, "}", closing + 1), "'}' without '{': write a literal brace as \\}")
+    before = q.plain(text[start:opening], formatted=False)
+    after = q.plain(text[closing + 1 :], formatted=False)
+    draft.stem = f"{before} _____ {after}".strip() if after else before
+
+    block = text[opening + 1 : closing]
+    general_at = _find(block, "####")
+    body = block if general_at < 0 else block[:general_at]
+    draft.explanation = q.plain(block[general_at + 4 :]) if general_at >= 0 else ""
+    at = opening + 1
+    if not body.strip():
+        raise _Skip("an essay question ({ }) is not supported")
+    if body.strip().startswith("#"):
+        raise _Skip("a numerical question ({#...}) is not supported")
+    if _cuts(body, "~"):
+        draft.answers, draft.one_answer = _choice_answers(q, body, at)
+    elif _cuts(body, "=") and _find(body, "->") >= 0:
+        draft.kind, draft.pairs = "matching", _pairs(q, body, at)
+    elif not _cuts(body, "="):
+        draft.answers = _true_false(q, body, at)
+    else:
+        raise _Skip("a short-answer question ({=a =b}) is not supported")
+    if not draft.stem:
+        q.fail(0, "the question has no text before its answers: write the question")
+    draft.notes += dropped_note(q.dropped, "the [html] text")
+    return draft
+
+
+def read(name: str, text: str) -> Reading:
+    """Read a GIFT file; every problem is an Issue with its line."""
+    reading = Reading()
+    category: str | None = None
+    for lines, tags in _blocks(text):
+        if lines and lines[0][1].strip().startswith("$CATEGORY:"):
+            category = lines[0][1].strip().removeprefix("$CATEGORY:").strip() or None
+            lines = lines[1:]
+        if not lines:
+            continue
+        q = _Question(lines)
+        try:
+            draft = _question(q, category, tags)
+        except _Skip as exc:
+            who = slug(q.title or "") or None
+            reading.skipped.append(Issue(name, f"line {q.line(0)}", f"skipped: {exc}", who))
+            continue
+        if q.problems:
+            who = slug(q.title or "") or None
+            reading.errors += [
+                Issue(name, f"line {line}", message, who) for line, message in q.problems
+            ]
+        else:
+            reading.drafts.append(draft)
+    return reading
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    out = text.replace("\\", "\\\\")
+    for char in _SPECIAL:
+        out = out.replace(char, "\\" + char)
+    return out.replace("\n", "\\n")
+
+
+def _text(text: str) -> str:
+    """Escaped text that no reader takes for a [format] or a %weight% prefix."""
+    return ("[plain]" if _FORMAT.match(text) else "") + escape(text)
+
+
+def _answer(marker: str, credit: str | None, text: str, rationale: str) -> str:
+    if credit is None and _WEIGHT.match(text):
+        credit = "100" if marker == "=" else "0"
+    weight = f"%{credit}%" if credit is not None else ""
+    feedback = f"#{_text(rationale)}" if rationale else ""
+    return f"{marker}{weight}{_text(text)}{feedback}"
+
+
+def _question_text(q: QuestionSpec) -> list[str]:
+    lines = [f"::{escape(q.id)}::{_text(case_stem(q))} {{"]
+    content = q.content
+    if q.type == "matching":
+        choices = {c["id"]: c["text"] for c in content["choices"]}
+        matched = set(content["key"].values())
+        lines += [
+            f"={_text(p['text'])} -> {escape(choices[content['key'][p['id']]])}"
+            for p in content["prompts"]
+        ]
+        lines += [f"= -> {escape(text)}" for cid, text in choices.items() if cid not in matched]
+    else:
+        key = set(content["key"])
+        share = credit_text(100 / len(key)) if q.type == "multiple" else None
+        for option in content["options"]:
+            right = option["id"] in key
+            marker = "~" if share is not None or not right else "="
+            credit = share if right else None
+            lines.append(_answer(marker, credit, option["text"], option["rationale"]))
+    if content["explanation"]:
+        lines.append(f"####{_text(content['explanation'])}")
+    return [*lines, "}"]
+
+
+def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]) -> str:
+    """The questions as GIFT, grouped under `$CATEGORY:` lines as they come."""
+    out = [
+        "// Exported by exam_service. GIFT carries no difficulty, source or ordering questions;",
+        "// a case is printed before its questions' stems.",
+        "",
+    ]
+    category: str | None = None
+    for q in questions:
+        if q.type == "ordering":
+            out += [f"// {q.id}: left out, GIFT has no ordering questions", ""]
+            continue
+        path = category_path(q.objectives[0], objectives)
+        if path != category:
+            out += [f"$CATEGORY: {path}", ""]
+            category = path
+        tags = [f"// [tag:{tag.replace(']', '')}]" for tag in carried_tags(q)]
+        out += [*tags, *_question_text(q), ""]
+    return "\n".join(out)

@@ -1,0 +1,683 @@
+"""Questions in and out of other quiz formats: the shared types and the two entry points.
+
+In: GIFT (`gift.py`), Aiken (`aiken.py`), Moodle XML (`moodle_xml.py`) and the bank's own
+questions-file YAML. Out: YAML (`yaml_export.py`), GIFT, Moodle XML and QTI 3.0 (`qti.py`).
+Each format module says in its docstring what the format can and cannot carry.
+
+An import never raises on bad content. A format module reads the file into `Draft`s
+(questions in the vocabulary every format shares: answers with a credit in percent,
+matching pairs, a category and tags) and `Issue`s with a line or an element path; this
+module then settles each draft into a `QuestionSpec` the way the bank loader would:
+
+- objectives: a user `mapping` (category path, category segment or tag -> objective code)
+  first; else a category path whose last segment, or failing that any segment (deepest
+  first), equals an objective code or title (case-insensitive); tags that name an
+  objective the same way add it (the category's objective stays the primary one); else
+  `default_objective`; else the question is an error that names its category.
+- ids: a slug of the question's name (GIFT `::title::`, Moodle `<name>`), else
+  `imported-` + the first 10 hex digits of the SHA-256 of the stem; `-2`, `-3` on repeats.
+- what the formats lack: difficulty "medium"; source "imported from <file>" plus the
+  category; an empty explanation or rationale is kept as "" with a warning.
+- answers: in one-answer mode (GIFT with an `=` answer, Moodle `<single>true`) the one
+  full-credit answer is the key (`single`); otherwise every answer with positive credit is
+  right: one makes a `single` question, several a `multiple` with `choose` = their number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import msgspec
+import yaml
+
+from exam_service.bank.format import (
+    CaseFile,
+    ChoiceFile,
+    Difficulty,
+    OptionFile,
+    PromptFile,
+    QuestionFile,
+)
+from exam_service.bank.loader import (
+    LineLoader,
+    LineMap,
+    ObjectiveSpec,
+    QuestionSpec,
+    build_question,
+    check_question,
+    shape_error,
+)
+
+IMPORT_FORMATS = ("gift", "aiken", "moodle-xml", "yaml")
+EXPORT_FORMATS = ("yaml", "gift", "moodle-xml", "qti")
+DEFAULT_DIFFICULTY: Difficulty = "medium"
+FULL_CREDIT = 99.99  # Moodle writes one third as 33.33333; full credit is 100 give or take
+_ALIASES = {"moodle": "moodle-xml", "xml": "moodle-xml", "moodlexml": "moodle-xml", "yml": "yaml"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem with one place in an imported file, and what to do about it."""
+
+    file: str
+    where: str
+    message: str
+    question: str | None = None
+
+    def __str__(self) -> str:
+        who = f" [{self.question}]" if self.question else ""
+        return f"{self.file} {self.where}{who}: {self.message}"
+
+
+@dataclass
+class ParsedImport:
+    format: str
+    specs: list[QuestionSpec] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    skipped: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+
+
+# --- what a format module reads -----------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """A multiple-choice answer as its format states it: credit in percent, -100 to 100."""
+
+    text: str
+    credit: float
+    feedback: str = ""
+
+
+@dataclass
+class Pair:
+    """A matching pair; a pair with an empty prompt only adds a distractor choice."""
+
+    prompt: str
+    choice: str
+
+
+@dataclass
+class Draft:
+    """One question read from a file, before its id and objectives are settled."""
+
+    where: str
+    line: int  # QuestionSpec.line: the line in GIFT and Aiken, 0 in XML
+    stem: str
+    title: str | None = None
+    kind: str = "choice"  # "choice" (answers) or "matching" (pairs)
+    answers: list[Answer] = field(default_factory=list)
+    one_answer: bool = True
+    pairs: list[Pair] = field(default_factory=list)
+    explanation: str = ""
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings found while reading
+
+
+@dataclass
+class Reading:
+    drafts: list[Draft] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    skipped: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+
+
+# --- text helpers shared by the format modules ---------------------------------------------
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "blockquote", "pre", "hr", "address", "section", "article", "header", "footer"}
+    | {"ul", "ol", "dl", "dt", "dd", "table", "tr", "figure", "figcaption"}
+    | {f"h{level}" for level in range(1, 7)}
+)
+_HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title"})
+_MEDIA_TAGS = frozenset({"img", "video", "audio", "iframe", "object", "embed", "svg", "math"})
+_CUT_OFF_TAG = re.compile(r"<[A-Za-z!/?][^>]*\Z")
+_SPACES = re.compile(r"[ \t\n\r\f]+")  # HTML's whitespace: ASCII only, so &nbsp; survives
+
+
+class _PlainText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+        self.dropped: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "li":
+            self.parts.append("\n- ")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+        elif tag in _MEDIA_TAGS:
+            self.dropped.add(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HIDDEN_TAGS:  # <script/> opens nothing
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(_SPACES.sub(" ", data))
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        # The standard library raises AssertionError on a marked section it does not know
+        # ("<![foo ...]>"); browsers ignore those, and so do we, up to "]>" or else ">".
+        end = self.rawdata.find("]>", i + 3)
+        if end >= 0:
+            return end + 2
+        end = self.rawdata.find(">", i + 3)
+        return -1 if end < 0 else end + 1
+
+
+def html_to_text(html: str) -> tuple[str, set[str]]:
+    """Plain text of an HTML fragment, and the media tags (img, video...) it dropped.
+
+    Tags are stripped, <br> becomes a line break, block elements (<p>, <div>, lists...)
+    paragraph breaks, entities are decoded, script and style content is dropped, and runs
+    of spaces collapse as a browser would show them. The result holds no markup.
+    """
+    parser = _PlainText()
+    # A tag or comment cut off by the end of the text is dropped, as a browser drops it.
+    parser.feed(_CUT_OFF_TAG.sub("", html))
+    parser.close()
+    lines = [line.strip(" ").replace("\xa0", " ") for line in "".join(parser.parts).split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return text.strip(), parser.dropped
+
+
+def dropped_note(dropped: set[str], what: str) -> list[str]:
+    if not dropped:
+        return []
+    tags = ", ".join(f"<{tag}>" for tag in sorted(dropped))
+    return [f"{what} had {tags}, which plain text cannot show: check it still makes sense"]
+
+
+def text_paragraphs(text: str) -> list[list[str]]:
+    """The paragraphs of a text (split at blank lines), each a list of its lines."""
+    return [block.split("\n") for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
+def split_category(path: str) -> list[str]:
+    """Segments of a Moodle category path; Moodle writes a '/' inside a name as '//'."""
+    return [
+        part.replace("\0", "/").strip()
+        for part in path.replace("//", "\0").split("/")
+        if part.replace("\0", "/").strip()
+    ]
+
+
+def category_path(code: str, objectives: Sequence[ObjectiveSpec]) -> str:
+    """The Moodle category path for an objective: its codes from the exam down."""
+    by_code = {o.code: o for o in objectives}
+    chain: list[str] = []
+    node = by_code.get(code)
+    while node is not None and len(chain) <= len(by_code):
+        chain.append(node.code)
+        node = by_code.get(node.parent_code) if node.parent_code else None
+    codes = list(reversed(chain)) or [code]
+    return "$course$/top/" + "/".join(c.replace("/", "//") for c in codes)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """The text without the control characters XML 1.0 cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
+def case_stem(question: QuestionSpec) -> str:
+    """The stem with its case printed before it, for formats that have no cases."""
+    if question.case_id is None:
+        return question.stem
+    return f"{question.case_title}\n\n{question.case_scenario}\n\n{question.stem}"
+
+
+def carried_tags(question: QuestionSpec) -> list[str]:
+    """Secondary objectives, then the question's own tags: what GIFT and Moodle tags carry."""
+    tags = [*question.objectives[1:], *question.content.get("tags", [])]
+    return list(dict.fromkeys(tags))
+
+
+def credit_text(credit: float) -> str:
+    """A percentage as Moodle writes it: 100, 50, 33.33333."""
+    return f"{credit:.5f}".rstrip("0").rstrip(".")
+
+
+# --- settling drafts into questions --------------------------------------------------------
+
+
+def slug(text: str, limit: int = 100) -> str:
+    """A bank id from free text: ASCII lower-case letters, digits, '.', '_' and '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    value = re.sub(r"[^a-z0-9._-]+", "-", ascii_text.lower())
+    value = re.sub(r"^[^a-z0-9]+", "", value)
+    return value[:limit].rstrip("-")
+
+
+def _unique(base: str, used: set[str], limit: int = 100) -> str:
+    candidate, number = base, 1
+    while candidate in used:
+        number += 1
+        suffix = f"-{number}"
+        candidate = base[: limit - len(suffix)].rstrip("-") + suffix
+    used.add(candidate)
+    return candidate
+
+
+class _Objectives:
+    """Resolves category paths and tags to objective codes; see the module docstring."""
+
+    def __init__(self, objectives: Sequence[ObjectiveSpec], mapping: Mapping[str, str]) -> None:
+        self.codes = {o.code for o in objectives}
+        self.mapping = mapping
+        titles: dict[str, str | None] = {}
+        for o in objectives:
+            key = o.title.strip().casefold()
+            titles[key] = None if key in titles and titles[key] != o.code else o.code
+        self.names = {k: v for k, v in titles.items() if v is not None}
+        self.names.update({o.code.casefold(): o.code for o in objectives})
+
+    def label(self, text: str) -> str | None:
+        if text in self.mapping:
+            return self.mapping[text]
+        return self.names.get(text.strip().casefold())
+
+    def category(self, path: str) -> str | None:
+        if path in self.mapping:
+            return self.mapping[path]
+        for segment in reversed(split_category(path)):
+            code = self.label(segment)
+            if code is not None:
+                return code
+        return None
+
+
+class _Rejected(Exception):
+    """A draft that cannot become a question; the message says what to fix."""
+
+
+def _choice_question(draft: Draft) -> tuple[str, list[OptionFile], int | None, list[str]]:
+    notes: list[str] = []
+    answers = draft.answers
+    if not answers:
+        raise _Rejected("the question has no answers: give it at least two")
+    full = [i for i, a in enumerate(answers) if a.credit >= FULL_CREDIT]
+    positive = [i for i, a in enumerate(answers) if a.credit > 0]
+    if draft.one_answer:
+        if not full:
+            raise _Rejected(
+                "no answer gives full marks: mark the right answer "
+                '(= in GIFT, fraction="100" in Moodle XML)'
+            )
+        if len(full) > 1:
+            raise _Rejected(
+                f"{len(full)} answers give full marks in a one-answer question: keep one, or "
+                "make it a multiple-answer question whose right answers share the credit"
+            )
+        right = full
+        partial = [i + 1 for i in positive if i not in full]
+        if partial:
+            listed = ", ".join(map(str, partial))
+            notes.append(f"partial credit for answer(s) {listed} is not kept: they count as wrong")
+    else:
+        if not positive:
+            raise _Rejected(
+                "no answer has a positive weight: give each right answer a share of the "
+                'credit (~%50% in GIFT, fraction="50" in Moodle XML)'
+            )
+        right = positive
+        if len({answers[i].credit for i in positive}) > 1:
+            notes.append("the right answers had different weights: each now counts the same")
+    options = [
+        OptionFile(text=a.text, rationale=a.feedback, correct=i in right)
+        for i, a in enumerate(answers)
+    ]
+    if len(right) == 1:
+        return "single", options, None, notes
+    return "multiple", options, len(right), notes
+
+
+def _matching_question(draft: Draft) -> tuple[list[PromptFile], list[ChoiceFile]]:
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for pair in draft.pairs:
+        if pair.choice not in ids:
+            base = slug(pair.choice, 40) or f"choice-{len(ids) + 1}"
+            ids[pair.choice] = _unique(base, used, 40)
+    prompts = [
+        PromptFile(text=p.prompt, match=ids[p.choice], rationale="")
+        for p in draft.pairs
+        if p.prompt
+    ]
+    return prompts, [ChoiceFile(id=ident, text=text) for text, ident in ids.items()]
+
+
+def _placed(
+    draft: Draft, resolver: _Objectives, default_objective: str | None
+) -> tuple[list[str], list[str], str | None]:
+    """(objective codes, tags that name no objective, the problem if none is found)."""
+    codes: list[str] = []
+    if draft.category:
+        code = resolver.category(draft.category)
+        if code is not None:
+            codes.append(code)
+    tags: list[str] = []
+    for tag in draft.tags:
+        code = resolver.label(tag)
+        if code is None:
+            tags.append(tag)
+        elif code not in codes:
+            codes.append(code)
+    if not codes and default_objective is not None:
+        codes.append(default_objective)
+    if codes:
+        return codes, tags, None
+    found = f"category {draft.category!r}" if draft.category else "no category"
+    if draft.tags:
+        found += f", tags {', '.join(map(repr, draft.tags))}"
+    return (
+        codes,
+        tags,
+        f"no objective for this question ({found}): pass a mapping from its category or a "
+        "tag to an objective code, or a default objective",
+    )
+
+
+def _question_file(
+    draft: Draft, qid: str, codes: list[str], tags: list[str], name: str
+) -> tuple[QuestionFile, list[str]]:
+    """The bank question of a draft and the notes on what it lost; raises _Rejected."""
+    question = QuestionFile(
+        id=qid,
+        type="single",
+        objectives=codes,
+        difficulty=DEFAULT_DIFFICULTY,
+        source=f"imported from {name}" + (f", category {draft.category}" if draft.category else ""),
+        stem=draft.stem,
+        explanation=draft.explanation,
+        tags=list(dict.fromkeys(tag.strip() for tag in tags if tag.strip())),
+    )
+    notes: list[str] = []
+    if draft.kind == "matching":
+        prompts, choices = _matching_question(draft)
+        question = msgspec.structs.replace(
+            question, type="matching", prompts=prompts, choices=choices
+        )
+        blank = [str(i) for i, p in enumerate(prompts, 1) if not p.rationale.strip()]
+        what = "prompt"
+    else:
+        kind, options, choose, notes = _choice_question(draft)
+        question = msgspec.structs.replace(question, type=kind, options=options, choose=choose)
+        blank = [str(i) for i, o in enumerate(options, 1) if not o.rationale.strip()]
+        what = "option"
+    if blank:
+        notes.append(
+            f"no feedback for {what}(s) {', '.join(blank)}: imported with an empty rationale; "
+            "write one in the bank"
+        )
+    if not question.explanation.strip():
+        notes.append(
+            "no general feedback: imported with an empty explanation; write one in the bank"
+        )
+    return question, notes
+
+
+def _position(issue: Issue) -> int:
+    """The line or question number an issue points at, to list issues in file order."""
+    match = re.search(r"\d+", issue.where)
+    return int(match.group()) if match else 0
+
+
+def _settle(
+    reading: Reading,
+    name: str,
+    fmt: str,
+    objectives: Sequence[ObjectiveSpec],
+    mapping: Mapping[str, str],
+    default_objective: str | None,
+) -> ParsedImport:
+    """Turn drafts into checked questions; see the module docstring for the rules."""
+    result = ParsedImport(fmt, [], reading.errors, reading.skipped, reading.warnings)
+    resolver = _Objectives(objectives, mapping)
+    used: set[str] = set()
+    for draft in reading.drafts:
+        given = slug(draft.title or "")
+        base = given or "imported-" + hashlib.sha256(draft.stem.encode()).hexdigest()[:10]
+        qid = _unique(base, used)
+        notes = list(draft.notes)
+        if given and qid != base:
+            notes.append(f"the name {base!r} is used before: imported as {qid!r}")
+        codes, tags, unplaced = _placed(draft, resolver, default_objective)
+        messages = [unplaced] if unplaced else []
+        try:
+            question, lost = _question_file(draft, qid, codes, tags, name)
+        except _Rejected as exc:
+            messages.append(str(exc))
+        else:
+            notes += lost
+            if not question.stem.strip():
+                messages.append("the question has no text: write its stem")
+            # An empty explanation is a warning for imports, not the loader's error.
+            checked = msgspec.structs.replace(question, explanation=question.explanation or "-")
+            messages += check_question(checked, resolver.codes, {})
+        issues = [Issue(name, draft.where, message, qid) for message in messages]
+        if issues:
+            result.errors += issues
+            continue
+        result.warnings += [Issue(name, draft.where, note, qid) for note in notes]
+        result.specs.append(build_question(question, None, name, draft.line))
+    for issues in (result.errors, result.skipped, result.warnings):
+        issues.sort(key=_position)
+    return result
+
+
+# --- the bank's own YAML ------------------------------------------------------------------
+
+
+def _entries(
+    raw: LineMap, key: str, error: Callable[[int | None, str], None]
+) -> list[tuple[object, int]]:
+    """The items of a top-level list of a questions file, each with its line."""
+    items = raw.get(key) or []
+    if not isinstance(items, list):
+        error(raw.key_lines.get(key), f"'{key}:' must be a list")
+        return []
+    default = raw.key_lines.get(key, 1)
+    return [(item, item.line if isinstance(item, LineMap) else default) for item in items]
+
+
+def _import_yaml(name: str, text: str, objectives: Sequence[ObjectiveSpec]) -> ParsedImport:
+    """A questions file in the bank's format, checked by the loader's rules."""
+    result = ParsedImport("yaml")
+
+    def error(line: int | None, message: str, question: str | None = None) -> None:
+        where = f"line {line}" if line else "line 1"
+        result.errors.append(Issue(name, where, message, question))
+
+    try:
+        raw = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        error(mark.line + 1 if mark else None, f"YAML syntax error: {exc.problem or exc}")
+        return result
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        error(None, f"cannot read the YAML: {exc or type(exc).__name__}")
+        return result
+    if not isinstance(raw, LineMap):
+        error(1, "expected a mapping with 'cases:' and 'questions:' lists")
+        return result
+    for key in sorted(set(raw) - {"cases", "questions"}, key=str):
+        error(
+            raw.key_lines.get(key),
+            f"unknown top-level key {key!r}: a questions file has only 'cases:' and 'questions:'",
+        )
+    cases: dict[str, CaseFile] = {}
+    for item, line in _entries(raw, "cases", error):
+        try:
+            case = msgspec.convert(item, CaseFile)
+        except msgspec.ValidationError as exc:
+            message, at = shape_error(exc, item, line)
+            error(at, f"case: {message}")
+            continue
+        if case.id in cases:
+            error(line, f"case id {case.id!r} is used twice: give each case its own id")
+            continue
+        cases[case.id] = case
+    questions: list[tuple[int, QuestionFile]] = []
+    for item, line in _entries(raw, "questions", error):
+        qid = item.get("id") if isinstance(item, dict) else None
+        try:
+            questions.append((line, msgspec.convert(item, QuestionFile)))
+        except msgspec.ValidationError as exc:
+            message, at = shape_error(exc, item, line)
+            error(at, message, qid if isinstance(qid, str) else None)
+    codes = {o.code for o in objectives}
+    seen: dict[str, int] = {}
+    for line, question in questions:
+        if question.id in seen:
+            error(line, f"duplicate question id: already used at line {seen[question.id]}")
+            continue
+        seen[question.id] = line
+        messages = check_question(question, codes, cases)
+        for message in messages:
+            error(line, message, question.id)
+        if not messages:
+            shared = cases.get(question.case) if question.case else None
+            result.specs.append(build_question(question, shared, name, line))
+    return result
+
+
+# --- entry points -------------------------------------------------------------------------
+
+
+def _decode(name: str, data: bytes) -> tuple[str | None, Issue | None]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, Issue(
+            name, f"line {line}", f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+def guess_format(name: str, data: bytes) -> str:
+    """The import format of a file: from its content first, then its name; GIFT if unsure."""
+    text = data[:65536].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    lower = name.lower()
+    if text.startswith("<"):
+        return "moodle-xml"
+    if re.search(r"^(questions|cases)[ \t]*:", text, re.M):
+        return "yaml"
+    aiken = re.search(r"^ANSWER:[ \t]*[A-Z]", text, re.M) and re.search(
+        r"^[A-Z][.)][ \t]", text, re.M
+    )
+    gift = re.search(r"^[ \t]*(\$CATEGORY:|::)", text, re.M) or re.search(r"(?<!\\)\{", text)
+    if aiken and not gift:
+        return "aiken"
+    if gift:
+        return "gift"
+    if aiken:
+        return "aiken"
+    for suffix, fmt in ((".xml", "moodle-xml"), (".yaml", "yaml"), (".yml", "yaml")):
+        if lower.endswith(suffix):
+            return fmt
+    return "aiken" if lower.endswith((".txt", ".aiken")) else "gift"
+
+
+def parse_import(
+    name: str,
+    data: bytes,
+    fmt: str | None,
+    objectives: Sequence[ObjectiveSpec],
+    mapping: Mapping[str, str] | None = None,
+    default_objective: str | None = None,
+) -> ParsedImport:
+    """Read an uploaded quiz file into questions ready to store; never raises on content.
+
+    `fmt` is one of `IMPORT_FORMATS` (None: guessed); `mapping` and `default_objective`
+    place questions under objectives (see the module docstring).
+    """
+    from exam_service.bank import aiken, gift, moodle_xml  # they import this module's types
+
+    chosen = guess_format(name, data) if fmt is None else _ALIASES.get(fmt.lower(), fmt.lower())
+    result = ParsedImport(chosen)
+    if chosen not in IMPORT_FORMATS:
+        result.errors.append(
+            Issue(name, "file", f"unknown format {fmt!r}: use one of {', '.join(IMPORT_FORMATS)}")
+        )
+        return result
+    codes = {o.code for o in objectives}
+    mapping = dict(mapping or {})
+    for key, code in mapping.items():
+        if code not in codes:
+            result.errors.append(
+                Issue(
+                    name,
+                    "mapping",
+                    f"{key!r} maps to {code!r}, which is not an objective code: "
+                    "use a code from the objective tree",
+                )
+            )
+    if default_objective is not None and default_objective not in codes:
+        result.errors.append(
+            Issue(
+                name,
+                "default objective",
+                f"{default_objective!r} is not an objective code: use one from the objective tree",
+            )
+        )
+    text, problem = _decode(name, data)
+    if problem is not None:
+        result.errors.append(problem)
+    if result.errors or text is None:
+        return result
+    if chosen == "yaml":
+        return _import_yaml(name, text, objectives)
+    if chosen == "gift":
+        reading = gift.read(name, text)
+    elif chosen == "aiken":
+        reading = aiken.read(name, text)
+    else:
+        reading = moodle_xml.read(name, text)
+    return _settle(reading, name, chosen, objectives, mapping, default_objective)
+
+
+def export_bank(
+    fmt: str, questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]
+) -> tuple[bytes, str, str]:
+    """The questions in an export format: (body, media type, file extension).
+
+    Raises ValueError for a format not in `EXPORT_FORMATS`. Questions a format cannot
+    carry (ordering in GIFT and Moodle XML) are left out with a comment in the file.
+    """
+    from exam_service.bank import gift, moodle_xml, qti, yaml_export
+
+    if fmt == "yaml":
+        return yaml_export.export(questions).encode(), "application/yaml", "yaml"
+    if fmt == "gift":
+        return gift.export(questions, objectives).encode(), "text/plain; charset=utf-8", "gift"
+    if fmt == "moodle-xml":
+        return moodle_xml.export(questions, objectives), "application/xml", "xml"
+    if fmt == "qti":
+        return qti.export(questions, objectives), "application/zip", "zip"
+    raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")

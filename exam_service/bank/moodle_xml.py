@@ -1,0 +1,341 @@
+"""Moodle XML: read a quiz export into drafts, write questions to it.
+
+Reading goes only through defusedxml with DTDs forbidden: a file with any <!DOCTYPE> is
+refused, so no entity tricks reach the parser. Problems name their element path, e.g.
+`question[3] (multichoice "Name")/answer[2]` (questions counted from 1, categories too).
+
+Moodle XML carries: the name (the question id), the stem, multichoice answers with
+fractions (`<single>` true: the one 100% answer is the key; false: every answer with a
+positive fraction is right) and per-answer feedback (the rationale), truefalse, matching
+(`<subquestion>`; one with empty text adds a distractor choice), general feedback (the
+explanation), categories (`<question type="category">`, exported as the primary
+objective's path `$course$/top/<exam>/.../<code>`) and `<tags>` (exported for secondary
+objectives and the question's tags). HTML text (formats html and moodle_auto_format) is
+made plain: tags stripped, <br> and <p> become line breaks, entities decoded; runs of
+spaces collapse as in a browser. plain_text and markdown text, and the answers of
+matching pairs, are kept as written.
+
+Moodle XML cannot carry: difficulty (imports are "medium"), source, cases (exports print
+the case's title and scenario before the stem), option and choice ids, feedback on
+matching pairs (matching rationales are lost), images and other media (dropped with a
+warning) and ordering questions (left out of exports, with a comment). Every other
+question type (essay, shortanswer, numerical, cloze/multianswer, description, calculated,
+drag and drop, random...) is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
+
+from exam_service.bank.interchange import (
+    FULL_CREDIT,
+    Answer,
+    Draft,
+    Issue,
+    Pair,
+    Reading,
+    carried_tags,
+    case_stem,
+    category_path,
+    credit_text,
+    dropped_note,
+    html_to_text,
+    slug,
+    text_paragraphs,
+    xml_safe,
+)
+from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+
+SUPPORTED = ("multichoice", "truefalse", "matching")
+_PLAIN_FORMATS = ("plain_text", "markdown")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+class _Question:
+    """One <question> being read: its path for messages and the problems found."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.problems: list[tuple[str, str]] = []
+        self.dropped: set[str] = set()
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((f"{self.label}/{path}" if path else self.label, message))
+
+    def text(self, element: ET.Element | None, plain: bool = False) -> str:
+        """The text of a Moodle text field (<questiontext>, <answer>...) as plain text."""
+        if element is None:
+            return ""
+        node = element.find("text")
+        if node is None:
+            return ""
+        if plain or element.get("format", "html") in _PLAIN_FORMATS:
+            return "".join(node.itertext()).strip()
+        # HTML written as XML elements rather than escaped or in CDATA is HTML all the same.
+        markup = (node.text or "") + "".join(
+            ET.tostring(child, encoding="unicode") for child in node
+        )
+        text, dropped = html_to_text(markup)
+        self.dropped |= dropped
+        return text
+
+
+def _field(element: ET.Element, tag: str) -> str:
+    """The text of a simple child such as <single>true</single>, or of <name><text>."""
+    child = element.find(tag)
+    if child is None:
+        return ""
+    inner = child.find("text")
+    return "".join((inner if inner is not None else child).itertext()).strip()
+
+
+def _answers(q: _Question, element: ET.Element) -> list[tuple[str, float, str]]:
+    """(text, fraction, feedback) of each <answer>."""
+    found: list[tuple[str, float, str]] = []
+    for n, answer in enumerate(element.findall("answer"), 1):
+        raw = answer.get("fraction", "0")
+        try:
+            fraction = float(raw)
+        except ValueError:
+            fraction = math.nan
+        if not math.isfinite(fraction) or not -100 <= fraction <= 100:
+            q.fail(f"answer[{n}]", f'fraction="{raw}" is not a percentage: use -100 to 100')
+            continue
+        text = q.text(answer)
+        if not text:
+            q.fail(
+                f"answer[{n}]", "the answer has no text: write it in <text> (images are dropped)"
+            )
+        found.append((text, fraction, q.text(answer.find("feedback"))))
+    if not found and not q.problems:
+        q.fail("", "no <answer> elements: add the answers")
+    return found
+
+
+def _multichoice(q: _Question, element: ET.Element, draft: Draft) -> None:
+    single = _field(element, "single").lower() or "true"
+    draft.one_answer = single in ("true", "1", "yes")
+    draft.answers = [Answer(t, f, fb) for t, f, fb in _answers(q, element)]
+
+
+def _truefalse(q: _Question, element: ET.Element, draft: Draft) -> None:
+    by_value: dict[str, tuple[float, str]] = {}
+    for text, fraction, feedback in _answers(q, element):
+        by_value[text.strip().lower()] = (fraction, feedback)
+    if set(by_value) != {"true", "false"}:
+        if not q.problems:
+            q.fail("answer", 'a true/false question has two answers, "true" and "false"')
+        return
+    right = [value for value, (fraction, _) in by_value.items() if fraction >= FULL_CREDIT]
+    if len(right) != 1:
+        q.fail("answer", 'give exactly one of "true" and "false" fraction="100"')
+        return
+    draft.answers = [
+        Answer(value.title(), 100.0 if value in right else 0.0, by_value[value][1])
+        for value in ("true", "false")
+    ]
+
+
+def _matching(q: _Question, element: ET.Element, draft: Draft) -> None:
+    draft.kind = "matching"
+    subquestions = element.findall("subquestion")
+    if not subquestions:
+        q.fail("", "no <subquestion> elements: add the pairs to match")
+    for n, sub in enumerate(subquestions, 1):
+        choice = q.text(sub.find("answer"), plain=True)
+        if not choice:
+            q.fail(f"subquestion[{n}]/answer", "no answer: write the matching choice in <text>")
+            continue
+        draft.pairs.append(Pair(q.text(sub), choice))
+
+
+def _question(
+    q: _Question, element: ET.Element, kind: str, name: str, category: str | None
+) -> Draft:
+    draft = Draft(where=q.label, line=0, stem="", title=name or None, category=category)
+    draft.stem = q.text(element.find("questiontext"))
+    if not draft.stem:
+        q.fail("questiontext", "no question text: write it in <questiontext><text>")
+    draft.explanation = q.text(element.find("generalfeedback"))
+    tags = element.find("tags")
+    if tags is not None:
+        draft.tags = [t for t in (_field(tag, "text") for tag in tags.findall("tag")) if t]
+    if kind == "multichoice":
+        _multichoice(q, element, draft)
+    elif kind == "truefalse":
+        _truefalse(q, element, draft)
+    else:
+        _matching(q, element, draft)
+    draft.notes += dropped_note(q.dropped, "the HTML")
+    return draft
+
+
+def read(name: str, text: str) -> Reading:
+    """Read a Moodle XML file; every problem is an Issue with its element path."""
+    reading = Reading()
+    try:
+        root = fromstring(text, forbid_dtd=True)
+    except DefusedXmlException:
+        reading.errors.append(
+            Issue(
+                name,
+                "document",
+                "the file declares a DTD or entities, which are refused for safety: remove "
+                "the <!DOCTYPE ...> (Moodle's own exports have none)",
+            )
+        )
+        return reading
+    except ET.ParseError as exc:
+        line, column = exc.position
+        reason = str(exc).split(": line ")[0]
+        reading.errors.append(
+            Issue(
+                name,
+                f"line {line}, column {column + 1}",
+                f"not well-formed XML ({reason}): fix the markup; HTML belongs inside "
+                "<![CDATA[ ... ]]> or escaped (&lt;p&gt;)",
+            )
+        )
+        return reading
+    if root.tag != "quiz":
+        reading.errors.append(
+            Issue(name, str(root.tag), f"the root element is <{root.tag}>: Moodle XML has <quiz>")
+        )
+        return reading
+    category: str | None = None
+    number = 0
+    for element in root:
+        if element.tag != "question":
+            reading.warnings.append(
+                Issue(name, f"<{element.tag}>", "ignored: a quiz file holds <question> elements")
+            )
+            continue
+        number += 1
+        kind = element.get("type", "")
+        title = _field(element, "name")
+        described = " ".join(part for part in (kind, f'"{title}"' if title else "") if part)
+        label = f"question[{number}] ({described})" if described else f"question[{number}]"
+        who = slug(title) or None
+        if kind == "category":
+            category = _field(element, "category") or None
+        elif kind in SUPPORTED:
+            q = _Question(label)
+            draft = _question(q, element, kind, title, category)
+            if q.problems:
+                reading.errors += [Issue(name, where, msg, who) for where, msg in q.problems]
+            else:
+                reading.drafts.append(draft)
+        elif not kind:
+            reading.errors.append(
+                Issue(name, label, 'no type: add type="multichoice", "truefalse" or "matching"')
+            )
+        else:
+            reading.skipped.append(
+                Issue(
+                    name,
+                    label,
+                    f"skipped: {kind} questions are not supported "
+                    "(multichoice, truefalse and matching are)",
+                    who,
+                )
+            )
+    return reading
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _html(text: str) -> str:
+    """Plain text as the HTML Moodle shows: a <p> per paragraph, <br> between its lines."""
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line, quote=False) for line in lines) + "</p>"
+        for lines in text_paragraphs(text)
+    )
+
+
+def _text_field(parent: ET.Element, tag: str, text: str, rich: bool = True) -> ET.Element:
+    element = ET.SubElement(parent, tag, {"format": "html"} if rich else {})
+    ET.SubElement(element, "text").text = xml_safe(_html(text) if rich else text)
+    return element
+
+
+def _simple(parent: ET.Element, tag: str, text: str) -> None:
+    ET.SubElement(parent, tag).text = text
+
+
+def _comment(parent: ET.Element, text: str) -> None:
+    parent.append(ET.Comment(" " + xml_safe(text).replace("--", "- -") + " "))
+
+
+def _question_element(q: QuestionSpec) -> ET.Element:
+    content = q.content
+    element = ET.Element(
+        "question", {"type": "matching" if q.type == "matching" else "multichoice"}
+    )
+    _simple(ET.SubElement(element, "name"), "text", q.id)
+    _text_field(element, "questiontext", case_stem(q))
+    _text_field(element, "generalfeedback", content["explanation"])
+    _simple(element, "defaultgrade", "1")
+    _simple(element, "penalty", "0.3333333")
+    _simple(element, "hidden", "0")
+    _simple(element, "idnumber", q.id)
+    if q.type == "matching":
+        _simple(element, "shuffleanswers", "true")
+        choices = {c["id"]: c["text"] for c in content["choices"]}
+        matched = set(content["key"].values())
+        for prompt in content["prompts"]:
+            sub = _text_field(element, "subquestion", prompt["text"])
+            _text_field(sub, "answer", choices[content["key"][prompt["id"]]], rich=False)
+        for cid, text in choices.items():
+            if cid not in matched:
+                sub = ET.SubElement(element, "subquestion", {"format": "html"})
+                _simple(sub, "text", "")
+                _text_field(sub, "answer", text, rich=False)
+    else:
+        key = set(content["key"])
+        share = credit_text(100 / len(key))
+        _simple(element, "single", "true" if q.type == "single" else "false")
+        _simple(element, "shuffleanswers", "true")
+        _simple(element, "answernumbering", "abc")
+        for option in content["options"]:
+            answer = _text_field(element, "answer", option["text"])
+            answer.set("fraction", share if option["id"] in key else "0")
+            _text_field(answer, "feedback", option["rationale"])
+    tags = carried_tags(q)
+    if tags:
+        holder = ET.SubElement(element, "tags")
+        for tag in tags:
+            _simple(ET.SubElement(holder, "tag"), "text", xml_safe(tag))
+    return element
+
+
+def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]) -> bytes:
+    """The questions as a Moodle XML quiz, each after its primary objective's category."""
+    quiz = ET.Element("quiz")
+    _comment(
+        quiz,
+        "Exported by exam_service. Moodle XML carries no difficulty, source or ordering "
+        "questions; a case is printed before its questions' stems.",
+    )
+    category: str | None = None
+    for q in questions:
+        if q.type == "ordering":
+            _comment(quiz, f"{q.id}: left out, Moodle XML has no ordering questions")
+            continue
+        path = category_path(q.objectives[0], objectives)
+        if path != category:
+            holder = ET.SubElement(quiz, "question", {"type": "category"})
+            _simple(ET.SubElement(holder, "category"), "text", xml_safe(path))
+            category = path
+        quiz.append(_question_element(q))
+    ET.indent(quiz)
+    body = ET.tostring(quiz, encoding="unicode")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode()
