@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+from msgspec import Meta
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -86,3 +88,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 DbSession = NamedDependency[AsyncSession]
 """A handler parameter `db: DbSession` receives the request's session (see create_app)."""
+
+MAX_ID = 2_147_483_647
+"""Ids are 32-bit on PostgreSQL; larger numbers are refused before they reach a query."""
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+RowId = Annotated[int, Meta(ge=1, le=MAX_ID)]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]

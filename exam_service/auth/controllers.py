@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.security.jwt import JWTCookieAuth, Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from exam_service.auth.schemas import (
     UserView,
 )
 from exam_service.auth.security import ADMIN, PUBLIC, SIGNED_IN, STAFF, Auth, Me, issue_token
-from exam_service.db import DbSession
+from exam_service.db import DbSession, PathId
 from exam_service.models import Cohort, User
 from exam_service.settings import AppSettings, Settings
 
@@ -118,12 +118,12 @@ class CohortController(Controller):
         ]
 
     @get("/{cohort_id:int}", summary="A cohort and its members")
-    async def get_cohort(self, db: DbSession, me: Me, cohort_id: FromPath[int]) -> CohortView:
+    async def get_cohort(self, db: DbSession, me: Me, cohort_id: PathId) -> CohortView:
         return cohort_view(await service.visible_cohort(db, me, cohort_id))
 
     @post("/{cohort_id:int}/members", status_code=200, summary="Enrol candidates by id or username")
     async def add_members(
-        self, db: DbSession, me: Me, cohort_id: FromPath[int], data: JSONBody[MembersAdd]
+        self, db: DbSession, me: Me, cohort_id: PathId, data: JSONBody[MembersAdd]
     ) -> CohortView:
         cohort = await service.add_members(db, me, cohort_id, data.user_ids, data.usernames)
         return cohort_view(cohort)

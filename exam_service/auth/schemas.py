@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from exam_service.db import RowId
+
 Role = Literal["admin", "instructor", "candidate"]
 Username = Annotated[
     str,
@@ -53,12 +55,12 @@ class UserView(Struct):
 
 class CohortCreate(Struct):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    owner_id: int | None = None
+    owner_id: RowId | None = None
     """Admins only: the instructor who will own the cohort (default: the caller)."""
 
 
 class MembersAdd(Struct):
-    user_ids: list[int] = []
+    user_ids: list[RowId] = []
     usernames: list[str] = []
 
 

@@ -18,7 +18,7 @@ from exam_service.bank.schemas import (
     QuestionPage,
     question_view,
 )
-from exam_service.db import DbSession
+from exam_service.db import DbSession, Offset
 from exam_service.errors import InvalidInput
 
 
@@ -63,7 +63,7 @@ class QuestionController(Controller):
         ] = None,
         status: FromQuery[Literal["active", "retired", "all"]] = "active",
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> QuestionPage:
         where = service.QuestionFilter(objective, type, difficulty, text, status)
         revisions, total = await service.list_questions(db, where, limit, offset)

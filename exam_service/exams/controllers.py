@@ -14,7 +14,7 @@ from sqlalchemy import select
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
 from exam_service.bank.format import ScaleFile
-from exam_service.db import DbSession, utcnow
+from exam_service.db import DbSession, Offset, PathId, QueryId, utcnow
 from exam_service.errors import Conflict
 from exam_service.exams import delivery, service
 from exam_service.exams.schemas import (
@@ -208,11 +208,11 @@ class AttemptController(Controller):
         self,
         db: DbSession,
         me: Me,
-        user_id: FromQuery[int | None] = None,
+        user_id: QueryId = None,
         blueprint_id: FromQuery[str | None] = None,
         status: FromQuery[StatusFilter | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[AttemptSummary]:
         await service.close_expired_for(db, me.id)
         rows = await service.list_attempts(
@@ -241,7 +241,7 @@ class AttemptController(Controller):
         ]
 
     @get("/{attempt_id:int}", summary="State, items, saved answers and time left")
-    async def get_attempt(self, db: DbSession, me: Me, attempt_id: FromPath[int]) -> AttemptView:
+    async def get_attempt(self, db: DbSession, me: Me, attempt_id: PathId) -> AttemptView:
         attempt = await service.visible_attempt(db, me, attempt_id)
         await service.close_if_expired(db, attempt)
         loaded, responses = await service.load_attempt(db, attempt_id)
@@ -255,8 +255,8 @@ class AttemptController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         writer: Writer,
-        attempt_id: FromPath[int],
-        position: FromPath[int],
+        attempt_id: PathId,
+        position: PathId,
         data: JSONBody[ResponseSave],
     ) -> ResponseSaved:
         # The hot path: `request.user` rather than the `me` dependency, since Litestar
@@ -282,9 +282,7 @@ class AttemptController(Controller):
         status_code=200,
         summary="Practice mode: right or wrong, the key and the explanation; locks the answer",
     )
-    async def check(
-        self, db: DbSession, me: Me, attempt_id: FromPath[int], position: FromPath[int]
-    ) -> CheckView:
+    async def check(self, db: DbSession, me: Me, attempt_id: PathId, position: PathId) -> CheckView:
         item, response, points = await service.check_response(db, me, attempt_id, position)
         revision = item.revision
         return CheckView(
@@ -298,14 +296,14 @@ class AttemptController(Controller):
         )
 
     @post("/{attempt_id:int}/submit", status_code=200, summary="Grade and close; idempotent")
-    async def submit(self, db: DbSession, me: Me, attempt_id: FromPath[int]) -> ResultView:
+    async def submit(self, db: DbSession, me: Me, attempt_id: PathId) -> ResultView:
         attempt = await service.submit(db, me, attempt_id)
         result = await service.result_of(db, attempt.id)
         assert result is not None
         return await result_view(db, attempt, result, me)
 
     @get("/{attempt_id:int}/result", summary="Scores per objective; review when released")
-    async def result(self, db: DbSession, me: Me, attempt_id: FromPath[int]) -> ResultView:
+    async def result(self, db: DbSession, me: Me, attempt_id: PathId) -> ResultView:
         attempt = await service.visible_attempt(db, me, attempt_id)
         await service.close_if_expired(db, attempt)
         result = await service.result_of(db, attempt_id)

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from exam_service.auth.security import STAFF, Me
-from exam_service.db import DbSession
+from exam_service.db import DbSession, PathId
 from exam_service.errors import InvalidInput
 from exam_service.models import PaperExam
 from exam_service.paper import pdf, service
@@ -70,12 +70,12 @@ class PaperExamController(Controller):
         return [paper_view(e) for e in await service.list_paper_exams(db, me)]
 
     @get("/{exam_id:int}", summary="One paper exam")
-    async def get_exam(self, db: DbSession, me: Me, exam_id: FromPath[int]) -> PaperExamView:
+    async def get_exam(self, db: DbSession, me: Me, exam_id: PathId) -> PaperExamView:
         return paper_view(await service.visible_paper_exam(db, me, exam_id))
 
     @get("/{exam_id:int}/booklet.pdf", summary="The question booklet of one form", media_type=PDF)
     async def booklet(
-        self, db: DbSession, me: Me, exam_id: FromPath[int], form: FromQuery[str] = "A"
+        self, db: DbSession, me: Me, exam_id: PathId, form: FromQuery[str] = "A"
     ) -> Any:
         exam = await service.visible_paper_exam(db, me, exam_id)
         code = service.form_of(exam, form).code
@@ -87,7 +87,7 @@ class PaperExamController(Controller):
         self,
         db: DbSession,
         me: Me,
-        exam_id: FromPath[int],
+        exam_id: PathId,
         form: FromQuery[str] = "A",
         format: FromQuery[str] = "pdf",
     ) -> Any:
@@ -110,7 +110,7 @@ class PaperExamController(Controller):
         self,
         db: DbSession,
         me: Me,
-        exam_id: FromPath[int],
+        exam_id: PathId,
         form: FromQuery[str] = "A",
         candidates: FromQuery[str] = "",
         blank: Annotated[int, QueryParameter(ge=0, le=500)] = 0,
@@ -132,7 +132,7 @@ class PaperExamController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         me: Me,
-        exam_id: FromPath[int],
+        exam_id: PathId,
         partial: FromQuery[bool] = False,
     ) -> PaperImportReport:
         """A batch with any error imports nothing, unless `partial=true`: then the good rows
@@ -171,7 +171,7 @@ class PaperExamController(Controller):
         summary="Scanned answer sheets (PNG, JPEG or PDF) read, and graded where certain",
     )
     async def scans(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
     ) -> ScanReport:
         """Send the file as the body with its content type, or as the multipart field
         `file`. Sheets with an uncertain mark come back as `review` with a crop of each

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
-from exam_service.db import DbSession, utcnow
+from exam_service.db import DbSession, PathId, QueryId, utcnow
 from exam_service.errors import Conflict
 from exam_service.exams import service as exams
 from exam_service.exams.controllers import result_view
@@ -16,6 +16,7 @@ from exam_service.models import User
 from exam_service.reports import pdf, service, tables
 from exam_service.reports.schemas import CandidateReport, CohortReport, ItemReport, ScoreReport
 
+T = TypeVar("T")
 PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 Paper = Literal["a4", "letter"]
@@ -27,6 +28,12 @@ def download(body: bytes, media_type: str, filename: str) -> Response[bytes]:
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def instead_of(_model: type[T], response: Response[bytes]) -> T:
+    """A file returned by a handler whose documented result is the JSON model `T` (for
+    `?format=csv|pdf`): Litestar sees at run time that it got a Response and sends it."""
+    return cast(T, response)
 
 
 class ReportController(Controller):
@@ -42,19 +49,20 @@ class ReportController(Controller):
         self,
         db: DbSession,
         me: Me,
-        cohort_id: FromPath[int],
+        cohort_id: PathId,
         blueprint_id: FromQuery[str],
         attempts: FromQuery[Literal["first", "last", "all"]] = "all",
         format: FromQuery[Literal["json", "csv", "pdf"]] = "json",
         paper: FromQuery[Paper] = "a4",
-    ) -> CohortReport | Response[bytes]:
+    ) -> CohortReport:
         report = await service.cohort_report(db, me, cohort_id, blueprint_id, attempts)
         name = f"cohort-{cohort_id}-{blueprint_id}"
         if format == "csv":
-            return download(tables.cohort_csv(report), CSV, f"{name}.csv")
+            return instead_of(CohortReport, download(tables.cohort_csv(report), CSV, f"{name}.csv"))
         if format == "pdf":
             items = await service.item_report(db, me, blueprint_id, cohort_id)
-            return download(pdf.cohort_report_pdf(report, items, paper=paper), PDF, f"{name}.pdf")
+            body = pdf.cohort_report_pdf(report, items, paper=paper)
+            return instead_of(CohortReport, download(body, PDF, f"{name}.pdf"))
         return report
 
     @get("/items", guards=[STAFF], summary="Item analysis per question revision")
@@ -63,12 +71,13 @@ class ReportController(Controller):
         db: DbSession,
         me: Me,
         blueprint_id: FromQuery[str],
-        cohort_id: FromQuery[int | None] = None,
+        cohort_id: QueryId = None,
         format: FromQuery[Literal["json", "csv"]] = "json",
-    ) -> ItemReport | Response[bytes]:
+    ) -> ItemReport:
         report = await service.item_report(db, me, blueprint_id, cohort_id)
         if format == "csv":
-            return download(tables.items_csv(report), CSV, f"items-{blueprint_id}.csv")
+            csv_body = tables.items_csv(report)
+            return instead_of(ItemReport, download(csv_body, CSV, f"items-{blueprint_id}.csv"))
         return report
 
     @get(
@@ -80,16 +89,19 @@ class ReportController(Controller):
         self,
         db: DbSession,
         me: Me,
-        user_id: FromPath[int],
+        user_id: PathId,
         format: FromQuery[Literal["json", "csv", "pdf"]] = "json",
         paper: FromQuery[Paper] = "a4",
-    ) -> CandidateReport | Response[bytes]:
+    ) -> CandidateReport:
         report = await service.candidate_report(db, me, user_id)
         name = f"candidate-{report.username}"
         if format == "csv":
-            return download(tables.candidate_csv(report), CSV, f"{name}.csv")
+            return instead_of(
+                CandidateReport, download(tables.candidate_csv(report), CSV, f"{name}.csv")
+            )
         if format == "pdf":
-            return download(pdf.candidate_report_pdf(report, paper=paper), PDF, f"{name}.pdf")
+            body = pdf.candidate_report_pdf(report, paper=paper)
+            return instead_of(CandidateReport, download(body, PDF, f"{name}.pdf"))
         return report
 
 
@@ -101,7 +113,7 @@ class ReportController(Controller):
     media_type=PDF,
 )
 async def score_report(
-    db: DbSession, me: Me, attempt_id: FromPath[int], paper: FromQuery[Paper] = "a4"
+    db: DbSession, me: Me, attempt_id: PathId, paper: FromQuery[Paper] = "a4"
 ) -> Response[bytes]:
     attempt = await exams.visible_attempt(db, me, attempt_id)
     await exams.close_if_expired(db, attempt)
