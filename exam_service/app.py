@@ -41,7 +41,7 @@ from exam_service.migrate import current_revisions, head_revisions
 from exam_service.paper.controllers import PaperExamController
 from exam_service.reports.controllers import ReportController, score_report
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
-from exam_service.web.controllers import PageController
+from exam_service.web.controllers import CandidatePages, PageController, StaffPages
 
 WEB = Path(__file__).parent / "web"
 
@@ -161,6 +161,8 @@ def create_app(settings: Settings) -> Litestar:
             score_report,
             PaperExamController,
             PageController,
+            CandidatePages,
+            StaffPages,
             create_static_files_router(
                 SWAGGER_ASSETS,
                 directories=[swagger_ui_bundle.swagger_ui_path],

@@ -235,6 +235,34 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         staff(422, others=404),  # the owner reaches the reader, which refuses the bytes
     ),
     ("GET", "/"): (fixed("/"), signed_in(200)),
+    ("POST", "/attempts"): (
+        fixed("/attempts", data={"blueprint_id": "matrix-practice"}),
+        signed_in(303),  # the start form redirects to the new attempt's page
+    ),
+    ("GET", "/attempts/{attempt_id:int}"): (
+        lambda ctx, _p: (f"/attempts/{ctx.attempt_id}", {}),
+        owner_and_staff(303),  # submitted by the row above: redirects to its result page
+    ),
+    ("GET", "/attempts/{attempt_id:int}/result"): (
+        lambda ctx, _p: (f"/attempts/{ctx.attempt_id}/result", {}),
+        owner_and_staff(200),
+    ),
+    ("GET", "/bank"): (fixed("/bank", params={"type": "single"}), staff(200)),
+    ("GET", "/bank/questions/{question_id:str}"): (
+        lambda ctx, _p: (f"/bank/questions/{ctx.question_id}", {}),
+        staff(200),
+    ),
+    ("GET", "/cohorts"): (fixed("/cohorts"), staff(200)),
+    ("GET", "/cohorts/{cohort_id:int}"): (
+        lambda ctx, _p: (f"/cohorts/{ctx.cohort_id}", {}),
+        staff(200, others=404),
+    ),
+    ("GET", "/items"): (fixed("/items", params={"blueprint_id": "matrix-practice"}), staff(200)),
+    ("GET", "/paper"): (fixed("/paper"), staff(200)),
+    ("POST", "/paper"): (
+        fixed("/paper", data={"blueprint_id": "matrix-practice", "title": "Printed", "forms": "2"}),
+        staff(303),
+    ),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
     ("POST", "/logout"): (fixed("/logout"), everyone(303)),
