@@ -36,3 +36,4 @@ format: $(STAMP)
 .PHONY: bench  # a separate line: the bench/ folder would otherwise make the target up to date
 bench: $(STAMP)
 	$(BIN)/python bench/answer_save.py
+	$(BIN)/python bench/reports.py

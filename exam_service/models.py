@@ -324,3 +324,19 @@ class PaperForm(Base):
     code: Mapped[str] = mapped_column(String(1), primary_key=True)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     """[{revision_id, scored, layout}] in the form's numbering."""
+
+
+class ResultObjective(Base):
+    """One objective node's score in one graded attempt (the rows of `Result.objectives`),
+    so cohort mastery is a GROUP BY over a narrow table instead of a walk up the tree."""
+
+    __tablename__ = "result_objectives"
+    __table_args__ = (Index("ix_result_objectives_objective_id", "objective_id"),)
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("results.attempt_id", ondelete="CASCADE"), primary_key=True
+    )
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), primary_key=True)
+    points: Mapped[float] = mapped_column(Float)
+    possible: Mapped[int]
+    percent: Mapped[float] = mapped_column(Float)

@@ -146,6 +146,19 @@ async def create_cohort(
     return await visible_cohort(session, caller, cohort.id)
 
 
+def _no_cohort(cohort_id: int) -> NotFound:
+    return NotFound(f"there is no cohort {cohort_id} among yours; GET /api/v1/cohorts lists them")
+
+
+async def owned_cohort(session: AsyncSession, viewer: CurrentUser, cohort_id: int) -> Cohort:
+    """The cohort row alone (no members loaded, for reports over large cohorts), with the
+    same visibility rule and the same NotFound as `visible_cohort`."""
+    cohort = await session.get(Cohort, cohort_id)
+    if cohort is None or (viewer.role != "admin" and cohort.owner_id != viewer.id):
+        raise _no_cohort(cohort_id)
+    return cohort
+
+
 async def visible_cohort(session: AsyncSession, viewer: CurrentUser, cohort_id: int) -> Cohort:
     """The cohort if `viewer` owns it or is an admin; otherwise NotFound, exactly as for
     an id that does not exist, so ids reveal nothing."""
@@ -158,9 +171,7 @@ async def visible_cohort(session: AsyncSession, viewer: CurrentUser, cohort_id: 
         )
     )
     if cohort is None or (viewer.role != "admin" and cohort.owner_id != viewer.id):
-        raise NotFound(
-            f"there is no cohort {cohort_id} among yours; GET /api/v1/cohorts lists them"
-        )
+        raise _no_cohort(cohort_id)
     return cohort
 
 

@@ -45,6 +45,7 @@ from exam_service.models import (
     QuestionRevision,
     Response,
     Result,
+    ResultObjective,
     RevisionObjective,
 )
 
@@ -721,6 +722,22 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
         graded_at=utcnow(),
     )
     session.add(result)
+    await session.flush()
+    ids = dict((await session.execute(select(Objective.code, Objective.id))).all())
+    if grade.objectives:
+        await session.execute(
+            insert(ResultObjective),
+            [
+                {
+                    "attempt_id": attempt_id,
+                    "objective_id": ids[node.code],
+                    "points": node.points,
+                    "possible": node.possible,
+                    "percent": 100 * node.points / node.possible,
+                }
+                for node in grade.objectives
+            ],
+        )
     if choices:
         await session.execute(insert(ItemChoice), choices)
     return result

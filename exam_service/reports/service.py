@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Float, Select, Subquery, case, cast, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
-from exam_service.auth.service import visible_cohort
+from exam_service.auth.service import owned_cohort
 from exam_service.bank.format import ScaleFile
 from exam_service.errors import NotFound
 from exam_service.exams.service import get_blueprint, may_see_user
@@ -31,6 +31,7 @@ from exam_service.models import (
     Question,
     QuestionRevision,
     Result,
+    ResultObjective,
     RevisionObjective,
     User,
 )
@@ -98,19 +99,6 @@ def staff_members(viewer: CurrentUser) -> Select[Any] | None:
     )
 
 
-def ancestry() -> Any:
-    """(objective_id, ancestor_id) for every node and each of its ancestors, itself included."""
-    base = select(
-        Objective.id.label("objective_id"),
-        Objective.id.label("ancestor_id"),
-        Objective.parent_id.label("up"),
-    ).cte("ancestry", recursive=True)
-    step = select(base.c.objective_id, Objective.id, Objective.parent_id).join(
-        Objective, Objective.id == base.c.up
-    )
-    return base.union_all(step)
-
-
 # --- cohort -------------------------------------------------------------------------------
 
 
@@ -149,38 +137,19 @@ async def _histogram(
 
 
 async def _mastery(session: AsyncSession, chosen: Subquery, raw_cut: float) -> list[NodeMastery]:
-    tree = ancestry()
-    touched = (
-        select(
-            AttemptItem.attempt_id,
-            AttemptItem.position,
-            func.coalesce(AttemptItem.points, 0.0).label("points"),
-            tree.c.ancestor_id.label("node"),
-        )
-        .join(chosen, chosen.c.attempt_id == AttemptItem.attempt_id)
-        .join(RevisionObjective, RevisionObjective.revision_id == AttemptItem.revision_id)
-        .join(tree, tree.c.objective_id == RevisionObjective.objective_id)
-        .where(AttemptItem.scored.is_(True))
-        .distinct()
-        .subquery("touched")
-    )
-    per_attempt = (
-        select(
-            touched.c.node,
-            (100.0 * func.sum(touched.c.points) / func.count()).label("percent"),
-        )
-        .group_by(touched.c.attempt_id, touched.c.node)
-        .subquery("per_attempt")
-    )
-    percent = cast(per_attempt.c.percent, Float)
+    """Per objective node over the chosen attempts: one GROUP BY over the per-node scores
+    that grading stored (`result_objectives`), never a walk of items up the tree."""
+    percent = ResultObjective.percent
     rows = await session.execute(
         select(
-            per_attempt.c.node,
+            ResultObjective.objective_id,
             func.count(),
             func.sum(percent),
             func.sum(percent * percent),
             func.sum(case((percent >= raw_cut, 1), else_=0)),
-        ).group_by(per_attempt.c.node)
+        )
+        .join(chosen, chosen.c.attempt_id == ResultObjective.attempt_id)
+        .group_by(ResultObjective.objective_id)
     )
     figures = {node: row for node, *row in rows.all()}
     objectives = (await session.scalars(select(Objective).order_by(Objective.id))).all()
@@ -220,7 +189,7 @@ async def _item_sums(session: AsyncSession, chosen: Subquery) -> list[analysis.I
 async def cohort_report(
     session: AsyncSession, viewer: CurrentUser, cohort_id: int, blueprint_id: str, counted: str
 ) -> CohortReport:
-    cohort = await visible_cohort(session, viewer, cohort_id)
+    cohort = await owned_cohort(session, viewer, cohort_id)
     blueprint = await get_blueprint(session, blueprint_id)
     scale = ScaleFile(
         blueprint.scale_min, blueprint.scale_max, blueprint.scale_pass, blueprint.raw_cut
@@ -314,7 +283,7 @@ async def item_report(
     """Facility, discrimination and option choices per question revision."""
     await get_blueprint(session, blueprint_id)
     if cohort_id is not None:
-        await visible_cohort(session, viewer, cohort_id)
+        await owned_cohort(session, viewer, cohort_id)
         users: Select[Any] | None = cohort_members(cohort_id)
     else:
         users = staff_members(viewer)

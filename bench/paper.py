@@ -1,0 +1,574 @@
+"""How fast paper exam booklets are drawn, against an HTML-to-PDF engine and Platypus.
+
+What is measured (issue #7): the time to render N individualised question booklets
+(default 300 of 65 questions) with `exam_service.paper.pdf.booklet_pdf`, and the ratio
+against rendering ONE booklet of the same questions through WeasyPrint in the same run.
+Target (DESIGN): 10-15 ms per booklet, at least 10x faster per copy than a LaTeX-based
+generator (Auto Multiple Choice: about 0.13 s per extra 65-question copy on these machines;
+a naive Platypus booklet: about 0.12 s; both quoted, not measured here, though the naive
+Platypus booklet is also measured below).
+
+How: the document is built without a database, the way `exam_service.paper.service.document`
+builds it: the default bank is loaded (`load_bank`), its questions become `PoolQuestion`s
+(revision ids numbered in bank order), `assemble` draws N questions with a fixed seed (one whose
+draw includes cases, so case scenarios are printed too),
+`make_forms` lays them out in 26 forms (A-Z), and each form's questions get their display
+texts (`shown`) and key (`display_key` + `answer_text`). Booklet `i` is form `i mod 26`:
+every booklet is drawn in full, none copied. Timed:
+
+1. cold: the first booklet with an empty `LayoutCache` (every text measured and wrapped);
+2. warm, one process: all N booklets in a loop with the now-warm cache (each timed, so the
+   median and slowest are printed too);
+3. `render_booklets(doc, codes, processes=P)`: the same N booklets spread over P fresh
+   ("spawn") worker processes, wall time including the workers' start-up and cold caches.
+   (It returns one PDF per form code, so the N booklets are rendered but 26 come back.)
+4. naive Platypus: one booklet per form (at most 26), every question a `KeepTogether` of
+   `Paragraph`s wrapped anew per copy by `SimpleDocTemplate`, no layout cache;
+5. WeasyPrint: form A's booklet as a simple HTML page (cover, instructions, case scenarios,
+   numbered questions with lettered options; all text through `html.escape`) converted once
+   by the `weasyprint` command of the Debian package (installed with apt-get when missing
+   and run as root), in a subprocess: the ratio is that wall time over our per-booklet
+   time. A one-line HTML page is converted too, to show how much of it is start-up.
+
+Wall times are printed with CPU times (this process plus the child processes it waited
+for, from getrusage) and the load average: on a small shared machine other jobs inflate
+wall times, CPU times much less.
+
+Checked: pypdf reads booklet A, its page count is plausible (a cover and at least one page
+of questions, at most one page per question plus two) and agrees with the "Page x of y"
+footer; every booklet starts with %PDF; the worker processes' booklets are byte-identical
+to the in-process ones (ReportLab runs in invariant mode); WeasyPrint's PDF is readable.
+
+Run: `.venv/bin/python bench/paper.py` (options `--booklets 300 --questions 65
+--processes 2`). The exit code is 0 whatever the timings; 1 if something broke (a check
+failed, WeasyPrint could not be installed or failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import io
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from pypdf import PdfReader
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer
+
+from exam_service.bank.loader import QuestionSpec, load_bank
+from exam_service.exams import assembly
+from exam_service.exams.delivery import display_key, shown
+from exam_service.paper.answers import answer_text
+from exam_service.paper.document import PaperExamDocument, PaperForm, PaperQuestion
+from exam_service.paper.forms import form_codes, make_forms
+from exam_service.paper.pdf import STANDARD_INSTRUCTIONS, LayoutCache, booklet_pdf, render_booklets
+from exam_service.paper.sheet import letter
+from exam_service.settings import ROOT
+
+SEED = 2
+"""A draw with three cases (10 of its questions), so case scenarios are printed too."""
+FORMS = 26
+TITLE = "Practice exam - paper sitting"
+TIME_MINUTES = 90
+AMC_MS = 130.0
+"""Auto Multiple Choice, per extra 65-question copy on these machines (DESIGN, quoted)."""
+PLATYPUS_QUOTED_MS = 120.0
+"""A naive Platypus booklet (DESIGN, quoted)."""
+TARGET_MS = (10.0, 15.0)
+INSTRUCTIONS = (
+    "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
+    "Single-answer questions: fill one bubble. Questions that say (Choose two.) or "
+    "(Choose three.): fill that many bubbles.",
+    "Ordering questions: write the letters in the right order, e.g. CADB.",
+    "Matching questions: for each numbered prompt write the letter of its match, in prompt "
+    "order, e.g. BAC.",
+    "Unanswered questions score nothing; there is no penalty for guessing.",
+)
+"""As `exam_service.paper.service.INSTRUCTIONS` (not imported: the spawned workers re-import
+this module, and that one pulls in the database layer)."""
+
+
+# --- the document -------------------------------------------------------------------------
+
+
+def pool_question(spec: QuestionSpec, revision_id: int) -> assembly.PoolQuestion:
+    """As `exam_service.exams.service.question_pool` makes one from a stored revision."""
+    content = spec.content
+    return assembly.PoolQuestion(
+        question_id=spec.id,
+        revision_id=revision_id,
+        objective=spec.objectives[0],
+        difficulty=spec.difficulty,
+        case_id=spec.case_id,
+        type=spec.type,
+        option_ids=tuple(o["id"] for o in content.get("options", [])),
+        prompt_ids=tuple(p["id"] for p in content.get("prompts", [])),
+        choice_ids=tuple(c["id"] for c in content.get("choices", [])),
+    )
+
+
+def layout_of(item: assembly.DrawnItem) -> dict[str, Any]:
+    """As `exam_service.paper.service.layout_of`: what a stored form item keeps."""
+    if item.prompt_order:
+        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
+    return {"options": list(item.option_order)}
+
+
+def printed_form(
+    code: str, items: Sequence[assembly.DrawnItem], revisions: dict[int, QuestionSpec]
+) -> PaperForm:
+    """As `exam_service.paper.service.document` builds each form."""
+    questions, key = [], []
+    for number, item in enumerate(items, 1):
+        revision = revisions[item.revision_id]
+        layout = layout_of(item)
+        view = shown(revision.content, layout)
+        questions.append(
+            PaperQuestion(
+                number=number,
+                type=revision.type,
+                stem=revision.stem,
+                options=tuple(o["text"] for o in view["options"]),
+                choose=revision.content.get("choose"),
+                prompts=tuple(p["text"] for p in view["prompts"]),
+                choices=tuple(c["text"] for c in view["choices"]),
+                case_id=revision.case_id,
+                case_title=revision.case_title,
+                case_scenario=revision.case_scenario,
+                question_key=str(item.revision_id),
+            )
+        )
+        key.append(answer_text(revision.type, display_key(revision.type, revision.content, layout)))
+    return PaperForm(code, tuple(questions), tuple(key))
+
+
+def build_document(question_count: int) -> PaperExamDocument:
+    bank = load_bank(ROOT / "question_bank")
+    if not bank.ok:
+        raise RuntimeError(f"the default bank has problems: {bank.problems[:3]}")
+    revisions = {number: spec for number, spec in enumerate(bank.questions, 1)}
+    pool = [pool_question(spec, number) for number, spec in revisions.items()]
+    chosen = assembly.assemble(assembly.ExamSpec(question_count=question_count), pool, {}, SEED)
+    laid_out = make_forms(chosen, pool, FORMS, SEED)
+    return PaperExamDocument(
+        exam_id=1,
+        title=TITLE,
+        paper="a4",
+        time_minutes=TIME_MINUTES,
+        forms=tuple(printed_form(code, items, revisions) for code, items in laid_out.items()),
+        instructions=INSTRUCTIONS,
+    )
+
+
+# --- our renderer ---------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    seconds: float
+    count: int
+    each_ms: list[float]
+    """Per-booklet times, when the batch was timed booklet by booklet."""
+    cpu_seconds: float
+    """CPU time of this process and of the child processes it waited for during the batch:
+    less disturbed than wall time when other jobs share the cores."""
+
+    @property
+    def ms_per_booklet(self) -> float:
+        return self.seconds * 1000 / self.count
+
+    @property
+    def cpu_ms_per_booklet(self) -> float:
+        return self.cpu_seconds * 1000 / self.count
+
+
+def cpu_now() -> float:
+    """CPU seconds used so far by this process and its waited-for children."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def warm_batch(
+    doc: PaperExamDocument, codes: Sequence[str], cache: LayoutCache
+) -> tuple[Batch, dict[str, bytes]]:
+    """Every booklet in turn in this process; the first PDF of each form is kept."""
+    each: list[float] = []
+    first: dict[str, bytes] = {}
+    bad = 0
+    cpu = cpu_now()
+    for code in codes:
+        started = time.perf_counter()
+        pdf = booklet_pdf(doc, code, cache=cache)
+        each.append((time.perf_counter() - started) * 1000)
+        bad += not pdf.startswith(b"%PDF-")
+        first.setdefault(code, pdf)
+    if bad:
+        raise RuntimeError(f"{bad} booklets do not start with %PDF-")
+    return Batch(sum(each) / 1000, len(codes), each, cpu_now() - cpu), first
+
+
+def pool_batch(
+    doc: PaperExamDocument, codes: Sequence[str], processes: int
+) -> tuple[Batch, dict[str, bytes]]:
+    cpu, started = cpu_now(), time.perf_counter()
+    pdfs = render_booklets(doc, codes, processes=processes)  # waits for its workers to exit
+    return Batch(time.perf_counter() - started, len(codes), [], cpu_now() - cpu), pdfs
+
+
+# --- naive Platypus -----------------------------------------------------------------------
+
+
+def platypus_booklet(doc: PaperExamDocument, code: str) -> bytes:
+    """A naive booklet: every text a `Paragraph` (escaped: its markup is code), each
+    question kept together, wrapped and paginated by Platypus anew for every copy."""
+    form = doc.form(code)
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    stem = ParagraphStyle("stem", parent=body, leftIndent=26, firstLineIndent=-26)
+    option = ParagraphStyle("option", parent=body, leftIndent=44, firstLineIndent=-18)
+    hint = ParagraphStyle("hint", parent=body, leftIndent=26, fontName="Helvetica-Oblique")
+    case = ParagraphStyle("case", parent=body, backColor="#eeeeee", fontSize=9.5)
+    story: list[Any] = [
+        Paragraph(xml_escape(doc.title), styles["Title"]),
+        Paragraph(f"Form {xml_escape(code)}", styles["Heading2"]),
+        Paragraph(f"Time allowed: {doc.time_minutes} minutes", body),
+        Paragraph(f"Questions: {len(form.questions)}", body),
+        Paragraph("Name: ____________________  Candidate number: ________", body),
+        Paragraph("Instructions", styles["Heading3"]),
+    ]
+    for text in [*doc.instructions, *STANDARD_INSTRUCTIONS]:
+        story.append(Paragraph(xml_escape(text), body, bulletText="\u2022"))
+    story.append(PageBreak())
+    previous_case: str | None = None
+    for question in form.questions:
+        parts: list[Any] = []
+        if question.case_id and question.case_id != previous_case:
+            parts.append(Paragraph(f"<b>Case: {xml_escape(question.case_title or '')}</b>", case))
+            parts.append(Paragraph(xml_escape(question.case_scenario or ""), case))
+            parts.append(Spacer(0, 6))
+        previous_case = question.case_id
+        parts.append(Paragraph(f"<b>{question.number}.</b> {xml_escape(question.stem)}", stem))
+        parts.append(Paragraph(xml_escape(hint_text(question)), hint))
+        for label, text in labelled(question):
+            parts.append(Paragraph(f"<b>{label}</b>&nbsp;&nbsp;{xml_escape(text)}", option))
+        parts.append(Spacer(0, 10))
+        story.append(KeepTogether(parts))
+    buffer = io.BytesIO()
+
+    def footer(canvas: Any, template: Any) -> None:
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(50, 28, f"Form {code} - {doc.title}")
+        canvas.drawRightString(A4[0] - 50, 28, f"Page {template.page}")
+
+    SimpleDocTemplate(buffer, pagesize=A4, invariant=True, title=doc.title).build(
+        story, onFirstPage=footer, onLaterPages=footer
+    )
+    return buffer.getvalue()
+
+
+def hint_text(question: PaperQuestion) -> str:
+    if question.type == "multiple":
+        return f"Choose {question.choose}." if question.choose else "Choose all that apply."
+    if question.type == "ordering":
+        return "Put the items in the right order."
+    if question.type == "matching":
+        return "Match each numbered prompt with a lettered choice."
+    return "Choose one."
+
+
+def labelled(question: PaperQuestion) -> list[tuple[str, str]]:
+    """(label, text) of every option, or of the prompts (1, 2, ...) then the choices."""
+    if question.type == "matching":
+        prompts = [(f"{i}.", text) for i, text in enumerate(question.prompts, 1)]
+        return prompts + [(letter(i), text) for i, text in enumerate(question.choices)]
+    return [(letter(i), text) for i, text in enumerate(question.options)]
+
+
+def time_platypus(doc: PaperExamDocument, codes: Sequence[str]) -> tuple[Batch, bytes]:
+    each: list[float] = []
+    first = b""
+    cpu = cpu_now()
+    for code in codes:
+        started = time.perf_counter()
+        pdf = platypus_booklet(doc, code)
+        each.append((time.perf_counter() - started) * 1000)
+        first = first or pdf
+    return Batch(sum(each) / 1000, len(codes), each, cpu_now() - cpu), first
+
+
+# --- WeasyPrint -----------------------------------------------------------------------------
+
+CSS = """
+@page { size: A4; margin: 50pt;
+        @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; }
+        @bottom-left { content: string(foot); font-size: 8pt; } }
+body { font-family: Helvetica, Arial, sans-serif; font-size: 10pt; line-height: 1.35; }
+h1 { font-size: 20pt; margin: 0 0 6pt; string-set: foot content(); }
+h2 { font-size: 16pt; margin: 0 0 8pt; }
+.boxes div { border: 0.8pt solid #222; height: 26pt; margin: 2pt 0 8pt; }
+.cover { page-break-after: always; }
+.case { background: #eee; padding: 4pt 6pt; margin: 8pt 0; }
+.question { page-break-inside: avoid; margin: 0 0 12pt; }
+.question .stem { margin: 0; }
+.hint { font-style: italic; font-size: 8.5pt; color: #666; margin: 2pt 0 3pt 26pt; }
+ol { margin: 0 0 0 26pt; padding-left: 18pt; }
+ol.letters { list-style-type: upper-alpha; }
+li { margin: 0 0 2pt; }
+"""
+
+
+def booklet_html(doc: PaperExamDocument, code: str) -> str:
+    """Form `code`'s booklet as one simple HTML page, every text escaped."""
+    form = doc.form(code)
+    esc = html.escape
+    out = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(doc.title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<section class='cover'><h1>{esc(doc.title)}</h1><h2>Form {esc(code)}</h2>",
+        f"<p>Time allowed: {doc.time_minutes} minutes<br>Questions: {len(form.questions)}</p>",
+        "<div class='boxes'><b>Name</b><div></div><b>Candidate number</b><div></div></div>",
+        "<h3>Instructions</h3><ul>",
+        *(f"<li>{esc(text)}</li>" for text in [*doc.instructions, *STANDARD_INSTRUCTIONS]),
+        "</ul><p><b>Do not open this booklet until you are told to start.</b></p></section>",
+    ]
+    previous_case: str | None = None
+    for question in form.questions:
+        if question.case_id and question.case_id != previous_case:
+            out.append(
+                f"<div class='case'><b>Case: {esc(question.case_title or '')}</b>"
+                f"<p>{esc(question.case_scenario or '')}</p></div>"
+            )
+        previous_case = question.case_id
+        out.append(
+            f"<div class='question'><p class='stem'><b>{question.number}.</b> "
+            f"{esc(question.stem)}</p><p class='hint'>{esc(hint_text(question))}</p>"
+        )
+        if question.type == "matching":
+            out.append("<ol>" + "".join(f"<li>{esc(t)}</li>" for t in question.prompts))
+            out.append("</ol><ol class='letters'>")
+            out.append("".join(f"<li>{esc(t)}</li>" for t in question.choices) + "</ol>")
+        else:
+            out.append(
+                "<ol class='letters'>"
+                + "".join(f"<li>{esc(t)}</li>" for t in question.options)
+                + "</ol>"
+            )
+        out.append("</div>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def ensure_weasyprint() -> str | None:
+    """The `weasyprint` command, installing the Debian package if needed (as root)."""
+    found = shutil.which("weasyprint")
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing WeasyPrint: apt-get install -y weasyprint", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "weasyprint"], capture_output=True, check=False)
+        found = shutil.which("weasyprint")
+    return found
+
+
+@dataclass
+class Weasy:
+    version: str
+    seconds: float
+    cpu_seconds: float
+    startup_seconds: float
+    pages: int
+
+
+def time_weasyprint(command: str, page: str, folder: Path) -> Weasy:
+    source, target = folder / "booklet.html", folder / "booklet.pdf"
+    source.write_text(page, encoding="utf-8")
+    tiny, tiny_pdf = folder / "tiny.html", folder / "tiny.pdf"
+    tiny.write_text("<!DOCTYPE html><p>start-up</p>", encoding="utf-8")
+    version = subprocess.run(
+        [command, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    def convert(html_file: Path, pdf_file: Path) -> tuple[float, float]:
+        cpu, started = cpu_now(), time.perf_counter()
+        subprocess.run(
+            [command, str(html_file), str(pdf_file)], capture_output=True, text=True, check=True
+        )
+        return time.perf_counter() - started, cpu_now() - cpu
+
+    seconds, cpu_seconds = convert(source, target)
+    startup, _ = convert(tiny, tiny_pdf)
+    pages = len(PdfReader(io.BytesIO(target.read_bytes())).pages)
+    return Weasy(version, seconds, cpu_seconds, startup, pages)
+
+
+# --- checks and report ------------------------------------------------------------------------
+
+
+def check_booklet(pdf: bytes, question_count: int) -> tuple[int, list[str]]:
+    """Page count and what is wrong with the booklet, read back by pypdf."""
+    reader = PdfReader(io.BytesIO(pdf))
+    pages = len(reader.pages)
+    problems = []
+    if not 2 <= pages <= question_count + 2:
+        problems.append(f"{pages} pages for {question_count} questions")
+    first, last = reader.pages[0].extract_text(), reader.pages[-1].extract_text()
+    if "Form A" not in first:
+        problems.append("the cover does not say 'Form A'")
+    if f"Page {pages} of {pages}" not in last:
+        problems.append(f"the last page's footer does not say 'Page {pages} of {pages}'")
+    return pages, problems
+
+
+def timed(run: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def describe(batch: Batch) -> str:
+    text = (
+        f"{batch.seconds:.2f} s, {batch.ms_per_booklet:.1f} ms per booklet, "
+        f"CPU {batch.cpu_ms_per_booklet:.1f} ms"
+    )
+    if batch.each_ms:
+        text += (
+            f" (median {statistics.median(batch.each_ms):.1f}, slowest {max(batch.each_ms):.1f})"
+        )
+    return text
+
+
+def verdict(ms: float) -> str:
+    low, high = TARGET_MS
+    if ms <= high:
+        return f"meets the {low:g}-{high:g} ms target"
+    return f"misses the {low:g}-{high:g} ms target"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--booklets", type=int, default=300, help="booklets per timed batch")
+    parser.add_argument("--questions", type=int, default=65, help="questions per booklet")
+    parser.add_argument("--processes", type=int, default=2, help="for render_booklets")
+    args = parser.parse_args(argv)
+    if args.booklets < 1 or args.questions < 1:
+        parser.error("--booklets and --questions must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    doc = build_document(args.questions)
+    codes = [form_codes(FORMS)[i % FORMS] for i in range(args.booklets)]
+    form_a = doc.form("A")
+    cases = len({q.case_id for q in form_a.questions if q.case_id})
+    print(
+        f"paper booklets: {args.booklets} individualised booklets of {args.questions} "
+        f"questions (forms A-Z in turn, each drawn in full)\n"
+        f"document: default bank ({len(form_a.questions)} of its questions drawn, seed {SEED}, "
+        f"{cases} cases), {FORMS} forms, A4; {os.cpu_count()} CPUs; Python "
+        f"{sys.version.split()[0]}; load average {os.getloadavg()[0]:.1f} (other jobs inflate "
+        "wall times; CPU times are steadier)",
+        flush=True,
+    )
+    broken: list[str] = []
+
+    cache = LayoutCache()
+    cold_seconds, cold_pdf = timed(lambda: booklet_pdf(doc, "A", cache=cache))
+    pages, problems = check_booklet(cold_pdf, args.questions)
+    broken += problems
+    print(
+        f"\nours (exam_service.paper.pdf, ReportLab canvas)\n"
+        f"  cold first booklet (empty LayoutCache):  {cold_seconds * 1000:.1f} ms, "
+        f"{len(cache)} texts laid out; {pages} pages, {len(cold_pdf) / 1024:.0f} KiB",
+        flush=True,
+    )
+    warm, first = warm_batch(doc, codes, cache)
+    print(f"  warm, one process:       {args.booklets} booklets {describe(warm)}", flush=True)
+    if first["A"] != cold_pdf:
+        broken.append("the warm booklet A differs from the cold one")
+    spread, spread_pdfs = pool_batch(doc, codes, args.processes)
+    print(
+        f"  render_booklets, processes={args.processes}: {args.booklets} booklets "
+        f"{describe(spread)} (wall, incl. worker start-up)",
+        flush=True,
+    )
+    differing = [code for code, pdf in spread_pdfs.items() if pdf != first.get(code)]
+    if differing:
+        broken.append(f"worker booklets differ from in-process ones: forms {differing}")
+    best = min(warm.ms_per_booklet, spread.ms_per_booklet)
+
+    platypus_codes = codes[:FORMS]
+    platypus, platypus_pdf = time_platypus(doc, platypus_codes)
+    platypus_pages = len(PdfReader(io.BytesIO(platypus_pdf)).pages)
+    print(
+        f"\nnaive Platypus (Paragraph per text, wrapped per copy), one process\n"
+        f"  {len(platypus_codes)} booklets {describe(platypus)}; form A {platypus_pages} pages",
+        flush=True,
+    )
+
+    weasy: Weasy | None = None
+    command = ensure_weasyprint()
+    if command is None:
+        broken.append("WeasyPrint is not installed and could not be installed")
+    else:
+        with tempfile.TemporaryDirectory(prefix="exam-bench-paper-") as tmp:
+            try:
+                weasy = time_weasyprint(command, booklet_html(doc, "A"), Path(tmp))
+            except (subprocess.CalledProcessError, OSError) as exc:
+                detail = getattr(exc, "stderr", "") or ""
+                broken.append(f"WeasyPrint failed: {exc} {detail.strip()[-300:]}")
+    if weasy is not None:
+        print(
+            f"\nWeasyPrint ({weasy.version}, Debian package, subprocess), form A once\n"
+            f"  {weasy.seconds * 1000:.0f} ms, CPU {weasy.cpu_seconds * 1000:.0f} ms, "
+            f"{weasy.pages} pages; of which start-up about "
+            f"{weasy.startup_seconds * 1000:.0f} ms (a one-line page)",
+            flush=True,
+        )
+
+    print("\nverdict")
+    for name, batch in (("one process", warm), (f"processes={args.processes}", spread)):
+        ms = batch.ms_per_booklet
+        print(
+            f"  {name}: {ms:.1f} ms per booklet (CPU {batch.cpu_ms_per_booklet:.1f}), "
+            f"{verdict(ms)}; "
+            f"{AMC_MS / ms:.1f}x faster per copy than AMC (quoted {AMC_MS / 1000:.2f} s)"
+        )
+    print(
+        f"  naive Platypus measured {platypus.ms_per_booklet:.0f} ms per booklet "
+        f"(quoted {PLATYPUS_QUOTED_MS / 1000:.2f} s): ours is "
+        f"{platypus.ms_per_booklet / best:.1f}x faster"
+    )
+    if weasy is not None:
+        print(
+            f"  WeasyPrint / ours per booklet: {weasy.seconds * 1000 / best:.0f}x "
+            f"({weasy.seconds * 1000:.0f} ms / {best:.1f} ms); without its start-up "
+            f"{(weasy.seconds - weasy.startup_seconds) * 1000 / best:.0f}x; "
+            f"in CPU time {weasy.cpu_seconds / warm.cpu_seconds * warm.count:.0f}x "
+            f"(one process)"
+        )
+    print(f"  output: pypdf reads booklet A, {pages} pages", end="")
+    if broken:
+        print("\nBROKEN:")
+        for problem in broken:
+            print(f"  - {problem}")
+        return 1
+    print("; all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
