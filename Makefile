@@ -37,3 +37,6 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/answer_save.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/paper.py
+	$(BIN)/python bench/cohort_day.py
+	$(BIN)/python bench/crash.py

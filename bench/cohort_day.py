@@ -1,0 +1,645 @@
+"""A cohort's exam day: N candidates sit one timed exam at once; nothing may be lost or
+graded twice.
+
+What is measured, per backend: a temporary SQLite file with one app instance, and a fresh
+PostgreSQL database with TWO app instances (two `python -m exam_service serve` processes
+on two ports, each running its own background sweep every EXAM_SWEEP_INTERVAL_SECONDS=2 s;
+candidates alternate between them). A blueprint `bench-cohort` (the `seed-mock` exam, 30
+items, with `--time-limit` seconds and `--grace` seconds of grace) is inserted directly;
+the candidates and their tokens are made in the database (no sign-ins).
+
+Each candidate (an asyncio task; all requests share one httpx client per instance, with at
+most `--concurrency` requests in flight) starts the exam at a random moment within
+`--start-spread` seconds, answers every item in a random order with think time between
+saves (uniform between `--think-min` and `--think-max` seconds, scaled so the saves fill
+about 60% of the time limit), changes a share of its answers (`--changes`), and stops
+saving 2 s before its deadline. Then, by role:
+
+- submitters (`--submit-share`) submit 0.5-3 s before the deadline;
+- late touchers (half of the rest) wait until after deadline + grace, try one more save
+  (it must get 409) and then either GET the attempt or POST submit: the "touch" closes
+  the attempt as expired unless a sweep got there first;
+- the others abandon the attempt: only the sweeps close it.
+
+Afterwards the database is checked: every save that got a 200 is stored with the last
+acknowledged answer per (attempt, position) (or with an answer sent after it that got no
+reply); every attempt has exactly one `results` row and none is left `in_progress`;
+expired attempts have `submitted_at` = deadline; attempts whose submit answered
+`submitted` are stored so, within their grace; `item_choices` match the stored answers
+(grading saw the final answers). Two graders racing for one attempt would show up as a
+second result row, an IntegrityError in a server log, or a 5xx on a submit or touch; all
+three are counted as double grades.
+
+Printed per backend: HTTP errors by phase and status, lost answers, double grades, the
+checks above, p50/p99 latency per phase (start, save, submit, touch; measured from when
+the request got a slot under the concurrency limit) and how long after the grace ended
+the last abandoned attempt was graded. Exit code 1 if any answer was lost, any attempt
+graded twice or not at all, or a run failed; else 0.
+
+Run: `.venv/bin/python bench/cohort_day.py` (500 candidates, about 3 minutes), or
+`.venv/bin/python bench/cohort_day.py --quick --backends sqlite`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402  (the bench folder is not a package)
+    BACKEND_LABELS,
+    DEFAULT_POSTGRES,
+    Server,
+    bench_settings,
+    make_candidates,
+    new_database,
+    percentile,
+    prepare,
+    random_answer,
+)
+
+from exam_service.db import create_engine, session_factory  # noqa: E402
+from exam_service.exams import service  # noqa: E402
+from exam_service.models import (  # noqa: E402
+    Attempt,
+    AttemptItem,
+    ItemChoice,
+    QuestionRevision,
+    Response,
+    Result,
+)
+from exam_service.settings import Settings  # noqa: E402
+
+BLUEPRINT = "bench-cohort"
+SOURCE_BLUEPRINT = "seed-mock"
+PHASES = ("start", "save", "submit", "touch")
+STOP_SAVING_BEFORE = 2.0
+"""Seconds before its deadline a candidate stops saving."""
+GRADE_ERRORS = ("IntegrityError", "UniqueViolation", "duplicate key", "UNIQUE constraint")
+
+
+@dataclass
+class Sent:
+    seq: int
+    position: int
+    answer: Any
+    acked: bool = False
+
+
+@dataclass
+class Candidate:
+    token: str
+    role: str
+    """`submit`, `touch-get`, `touch-submit` or `abandon`."""
+    client: httpx.AsyncClient
+    attempt_id: int | None = None
+    deadline: float = 0.0
+    sent: list[Sent] = field(default_factory=list)
+    submit_sent_early: bool = False
+    """A submitter sent its submit before the deadline (it may still reach the server late)."""
+    submit_reply: str | None = None
+    """The status in the submit's 200 reply: `submitted`, or `expired` if processed late."""
+    skipped: int = 0
+    """Saves not sent because the deadline was near."""
+
+
+@dataclass
+class Tally:
+    latencies_ms: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    statuses: dict[str, Counter[int]] = field(
+        default_factory=lambda: {p: Counter() for p in PHASES}
+    )
+    transport_errors: Counter[str] = field(default_factory=Counter)
+    late_saves_refused: int = 0
+    """Saves after deadline + grace answered 409, as they must be."""
+    late_saves_accepted: int = 0
+
+
+class Load:
+    """Requests with at most `limit` in flight; latency, status and errors per phase."""
+
+    def __init__(self, limit: int, tally: Tally) -> None:
+        self.slots = asyncio.Semaphore(limit)
+        self.tally = tally
+
+    async def call(
+        self, phase: str, client: httpx.AsyncClient, method: str, url: str, token: str, body: Any
+    ) -> httpx.Response | None:
+        async with self.slots:
+            began = time.perf_counter()
+            try:
+                reply = await client.request(
+                    method, url, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                self.tally.transport_errors[f"{phase}: {type(exc).__name__}"] += 1
+                return None
+            self.tally.latencies_ms[phase].append((time.perf_counter() - began) * 1000)
+        self.tally.statuses[phase][reply.status_code] += 1
+        return reply
+
+
+def timestamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def sleep_until(moment: float) -> None:
+    await asyncio.sleep(max(0.0, moment - time.time()))
+
+
+async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: float) -> None:
+    """One candidate's exam, from start to submit (or abandonment)."""
+    rng = random.Random(seed)
+    await asyncio.sleep(rng.uniform(0, args.start_spread))
+    reply = await load.call(
+        "start",
+        candidate.client,
+        "POST",
+        "/api/v1/attempts",
+        candidate.token,
+        {"blueprint_id": BLUEPRINT},
+    )
+    if reply is None or not reply.is_success:
+        return
+    attempt = reply.json()
+    candidate.attempt_id = attempt["id"]
+    candidate.deadline = timestamp(attempt["deadline"])
+    items = attempt["items"]
+    order = rng.sample(items, len(items))
+    order += rng.sample(items, round(len(items) * args.changes))  # second thoughts
+    think = args.think_scale
+    url = f"/api/v1/attempts/{candidate.attempt_id}/responses/{{}}"
+    for done, item in enumerate(order):
+        await asyncio.sleep(rng.uniform(args.think_min, args.think_max) * think)
+        if time.time() > candidate.deadline - STOP_SAVING_BEFORE:
+            candidate.skipped += len(order) - done
+            break
+        answer = random_answer(item, rng)
+        sent = Sent(len(candidate.sent), item["position"], answer)
+        candidate.sent.append(sent)
+        body = {"answer": answer, "flagged": False}
+        reply = await load.call(
+            "save", candidate.client, "PUT", url.format(item["position"]), candidate.token, body
+        )
+        sent.acked = reply is not None and reply.is_success
+    closes = candidate.deadline + args.grace
+    submit_url = f"/api/v1/attempts/{candidate.attempt_id}/submit"
+    if candidate.role == "submit":
+        await sleep_until(candidate.deadline - rng.uniform(0.5, 3.0))
+        candidate.submit_sent_early = time.time() < candidate.deadline
+        reply = await load.call(
+            "submit", candidate.client, "POST", submit_url, candidate.token, None
+        )
+        if reply is not None and reply.is_success:
+            candidate.submit_reply = reply.json()["status"]
+        return
+    if candidate.role == "abandon":
+        return
+    await sleep_until(closes + rng.uniform(0.2, 3.0))
+    item = rng.choice(items)
+    late = await load.call(
+        "touch",
+        candidate.client,
+        "PUT",
+        url.format(item["position"]),
+        candidate.token,
+        {"answer": random_answer(item, rng), "flagged": False},
+    )
+    if late is not None and late.status_code == 409:
+        load.tally.late_saves_refused += 1
+    elif late is not None and late.is_success:
+        load.tally.late_saves_accepted += 1
+    if candidate.role == "touch-get":
+        path = f"/api/v1/attempts/{candidate.attempt_id}"
+        await load.call("touch", candidate.client, "GET", path, candidate.token, None)
+    else:
+        await load.call("touch", candidate.client, "POST", submit_url, candidate.token, None)
+
+
+async def insert_blueprint(settings: Settings, time_limit: int, grace: int) -> None:
+    """`bench-cohort`: the `seed-mock` exam with a short time limit."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            source = service.blueprint_file(await service.get_blueprint(session, SOURCE_BLUEPRINT))
+            spec = msgspec.structs.replace(
+                source,
+                id=BLUEPRINT,
+                name="Benchmark cohort day",
+                time_limit_seconds=time_limit,
+                grace_seconds=grace,
+                max_open_attempts=1,
+            )
+            await service.create_blueprint(session, spec)
+    finally:
+        await engine.dispose()
+
+
+async def open_attempts(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.status == "in_progress")
+            )
+    finally:
+        await engine.dispose()
+    return int(found or 0)
+
+
+async def exam_day(
+    servers: list[Server], tokens: list[str], args: argparse.Namespace, tally: Tally
+) -> list[Candidate]:
+    per_instance = max(1, args.concurrency // len(servers))
+    limits = httpx.Limits(max_connections=per_instance, max_keepalive_connections=per_instance)
+    timeout = httpx.Timeout(60.0, pool=None)
+    clients = [httpx.AsyncClient(base_url=s.base, timeout=timeout, limits=limits) for s in servers]
+    rng = random.Random(args.seed)
+    roles = []
+    for n in range(len(tokens)):
+        share = (n + 0.5) / len(tokens)
+        rest = (share - args.submit_share) / max(1e-9, 1 - args.submit_share)
+        if share < args.submit_share:
+            roles.append("submit")
+        elif rest < 0.25:
+            roles.append("touch-get")
+        elif rest < 0.5:
+            roles.append("touch-submit")
+        else:
+            roles.append("abandon")
+    rng.shuffle(roles)
+    candidates = [
+        Candidate(token, role, clients[n % len(clients)])
+        for n, (token, role) in enumerate(zip(tokens, roles, strict=True))
+    ]
+    load = Load(args.concurrency, tally)
+    budget = args.start_spread + args.time_limit + args.grace + 120
+    try:
+        tasks = [asyncio.create_task(sit(c, load, args, rng.random())) for c in candidates]
+        done, pending = await asyncio.wait(tasks, timeout=budget)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            task.result()
+        if pending:
+            raise RuntimeError(f"{len(pending)} candidates did not finish within {budget:g} s")
+    finally:
+        for client in clients:
+            await client.aclose()
+    return candidates
+
+
+@dataclass
+class Checks:
+    attempts: int = 0
+    results: int = 0
+    duplicate_results: int = 0
+    ungraded: int = 0
+    in_progress: int = 0
+    status: Counter[str] = field(default_factory=Counter)
+    expired_wrong_time: int = 0
+    submitted_not_submitted: int = 0
+    """Attempts whose submit answered `submitted` but are stored otherwise (or too late)."""
+    early_but_expired: int = 0
+    choices_mismatch: int = 0
+    acknowledged: int = 0
+    positions: int = 0
+    found: int = 0
+    replaced: int = 0
+    lost: int = 0
+    sweep_lag_s: float = 0.0
+    examples: list[str] = field(default_factory=list)
+
+
+async def check_database(database_url: str, candidates: list[Candidate]) -> Checks:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            attempts = (
+                await connection.execute(
+                    select(
+                        Attempt.id,
+                        Attempt.status,
+                        Attempt.deadline,
+                        Attempt.closes_at,
+                        Attempt.submitted_at,
+                    )
+                )
+            ).all()
+            results = dict(
+                (
+                    await connection.execute(
+                        select(Result.attempt_id, func.count()).group_by(Result.attempt_id)
+                    )
+                ).all()
+            )
+            graded_at = dict(
+                (await connection.execute(select(Result.attempt_id, Result.graded_at))).all()
+            )
+            stored = {
+                (a, p): answer
+                for a, p, answer in (
+                    await connection.execute(
+                        select(Response.attempt_id, Response.position, Response.answer)
+                    )
+                ).all()
+            }
+            types = {
+                (a, p): t
+                for a, p, t in (
+                    await connection.execute(
+                        select(
+                            AttemptItem.attempt_id, AttemptItem.position, QuestionRevision.type
+                        ).join(QuestionRevision, QuestionRevision.id == AttemptItem.revision_id)
+                    )
+                ).all()
+            }
+            choices = dict(
+                (
+                    await connection.execute(
+                        select(ItemChoice.attempt_id, func.count()).group_by(ItemChoice.attempt_id)
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    checks = Checks(attempts=len(attempts), results=sum(results.values()))
+    checks.duplicate_results = sum(1 for n in results.values() if n > 1)
+    in_time = {c.attempt_id for c in candidates if c.submit_reply == "submitted"}
+    checks.early_but_expired = sum(
+        1 for c in candidates if c.submit_sent_early and c.submit_reply == "expired"
+    )
+    expected_choices: Counter[int] = Counter()
+    for (attempt_id, position), answer in stored.items():
+        if answer and types.get((attempt_id, position)) in ("single", "multiple"):
+            expected_choices[attempt_id] += len(answer)
+    for row in attempts:
+        checks.status[row.status] += 1
+        checks.ungraded += row.id not in results
+        checks.in_progress += row.status == "in_progress"
+        if row.status == "expired":
+            checks.expired_wrong_time += row.submitted_at != row.deadline
+            if row.id in graded_at and row.closes_at is not None:
+                lag = (graded_at[row.id] - row.closes_at).total_seconds()
+                checks.sweep_lag_s = max(checks.sweep_lag_s, lag)
+        if row.id in in_time and (
+            row.status != "submitted"
+            or row.submitted_at is None
+            or row.closes_at is None
+            or row.submitted_at > row.closes_at
+        ):
+            checks.submitted_not_submitted += 1
+        if row.id in results and choices.get(row.id, 0) != expected_choices[row.id]:
+            checks.choices_mismatch += 1
+    for candidate in candidates:
+        by_position: dict[int, list[Sent]] = {}
+        for sent in candidate.sent:
+            checks.acknowledged += sent.acked
+            by_position.setdefault(sent.position, []).append(sent)
+        for position, sends in by_position.items():
+            acked = [s for s in sends if s.acked]
+            if not acked:
+                continue
+            checks.positions += 1
+            key = (candidate.attempt_id or 0, position)
+            last = acked[-1]
+            if key in stored and stored[key] == last.answer:
+                checks.found += 1
+            elif key in stored and stored[key] in [s.answer for s in sends if s.seq > last.seq]:
+                checks.replaced += 1
+            else:
+                checks.lost += 1
+                if len(checks.examples) < 5:
+                    checks.examples.append(
+                        f"attempt {key[0]} position {position}: acknowledged {last.answer!r}, "
+                        f"stored {stored.get(key)!r}"
+                    )
+    return checks
+
+
+@dataclass
+class Outcome:
+    backend: str
+    instances: int
+    tally: Tally
+    checks: Checks
+    log_errors: list[str]
+    skipped: int
+    close_wait_s: float
+
+    @property
+    def double_grades(self) -> int:
+        server_errors = sum(
+            n
+            for p in ("submit", "touch")
+            for code, n in self.tally.statuses[p].items()
+            if code >= 500
+        )
+        return self.checks.duplicate_results + len(self.log_errors) + server_errors
+
+    @property
+    def broken(self) -> bool:
+        c = self.checks
+        return bool(
+            c.lost
+            or self.double_grades
+            or c.ungraded
+            or c.in_progress
+            or c.results != c.attempts
+            or c.expired_wrong_time
+            or c.submitted_not_submitted
+            or c.choices_mismatch
+            or self.tally.late_saves_accepted
+        )
+
+
+def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> Outcome:
+    database = new_database(backend, folder, args.postgres_url)
+    instances = 1 if backend == "sqlite" else 2
+    servers: list[Server] = []
+    try:
+        settings = bench_settings(database.url, folder)
+        prepare(settings)
+        asyncio.run(insert_blueprint(settings, args.time_limit, args.grace))
+        tokens = asyncio.run(make_candidates(settings, args.candidates))
+        for n in range(instances):
+            servers.append(Server(settings, folder / f"server-{n}.log", args.sweep))
+            servers[-1].start()
+        for server in servers:
+            server.wait_ready(60)
+        print(
+            f"  {len(tokens)} candidates over {instances} instance(s); exam opens now",
+            flush=True,
+        )
+        tally = Tally()
+        began = time.monotonic()
+        candidates = asyncio.run(exam_day(servers, tokens, args, tally))
+        print(f"  candidates done after {time.monotonic() - began:.1f} s", flush=True)
+        waited = time.monotonic()
+        limit = args.sweep * 5 + 60
+        while time.monotonic() - waited < limit and asyncio.run(open_attempts(database.url)):
+            time.sleep(0.5)
+        close_wait = time.monotonic() - waited
+        for server in servers:
+            server.stop()
+        log_errors = [
+            line
+            for server in servers
+            for line in server.log_lines(*GRADE_ERRORS, "the expiry sweep failed")
+        ]
+        checks = asyncio.run(check_database(database.url, candidates))
+        return Outcome(
+            backend,
+            instances,
+            tally,
+            checks,
+            log_errors,
+            sum(c.skipped for c in candidates),
+            close_wait,
+        )
+    finally:
+        for server in servers:
+            server.stop()
+        database.drop()
+
+
+def print_outcome(outcome: Outcome) -> None:
+    t, c = outcome.tally, outcome.checks
+    print(f"  {'phase':<8}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}  non-2xx by status")
+    for phase in PHASES:
+        codes = t.statuses[phase]
+        bad = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items()) if code >= 300)
+        print(
+            f"  {phase:<8}{sum(codes.values()):>9}"
+            f"{percentile(t.latencies_ms[phase], 0.5):>9.1f}"
+            f"{percentile(t.latencies_ms[phase], 0.99):>9.1f}  {bad or '-'}"
+        )
+    if t.transport_errors:
+        print(f"  transport errors: {dict(t.transport_errors)}")
+    print(
+        f"  late saves after deadline + grace: {t.late_saves_refused} refused with 409 "
+        f"(expected), {t.late_saves_accepted} accepted; saves not sent (deadline under "
+        f"{STOP_SAVING_BEFORE:g} s away): {outcome.skipped}; a save 409 is a save that reached "
+        f"the server after deadline + grace"
+    )
+    print(
+        f"  attempts {c.attempts} ({dict(c.status)}); results {c.results}; ungraded "
+        f"{c.ungraded}; left in_progress {c.in_progress}; waited {outcome.close_wait_s:.1f} s "
+        f"for the sweeps; last expired attempt graded {c.sweep_lag_s:.1f} s after its grace "
+        f"ended"
+    )
+    print(
+        f"  expired with submitted_at != deadline {c.expired_wrong_time}; submit answered "
+        f"'submitted' but stored otherwise {c.submitted_not_submitted}; submits sent before "
+        f"the deadline that reached the server after the grace (closed as expired, not an "
+        f"error) {c.early_but_expired}; item_choices not matching the stored answers "
+        f"{c.choices_mismatch}"
+    )
+    print(
+        f"  acknowledged saves {c.acknowledged}; positions {c.positions}: found {c.found}, "
+        f"replaced by a later unacknowledged save {c.replaced}, LOST {c.lost}; double grades "
+        f"{outcome.double_grades}"
+    )
+    for example in c.examples:
+        print(f"    lost: {example}")
+    for line in outcome.log_errors[:5]:
+        print(f"    server log: {line[:200]}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--candidates", type=int, default=500)
+    parser.add_argument("--time-limit", type=int, default=60, help="seconds, the blueprint's")
+    parser.add_argument("--grace", type=int, default=3, help="the blueprint's grace_seconds")
+    parser.add_argument("--start-spread", type=float, default=5.0, help="seconds")
+    parser.add_argument("--think-min", type=float, default=0.2, help="seconds, before scaling")
+    parser.add_argument("--think-max", type=float, default=1.0)
+    parser.add_argument("--changes", type=float, default=0.2, help="share of answers changed")
+    parser.add_argument("--submit-share", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=48, help="requests in flight")
+    parser.add_argument("--sweep", type=int, default=2, help="EXAM_SWEEP_INTERVAL_SECONDS")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--quick", action="store_true", help="60 candidates, 30 s limit")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.candidates, args.time_limit = 60, 30
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backends) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend(s) {sorted(unknown)}; use sqlite and/or postgresql")
+    if not 0 < args.think_min <= args.think_max or args.time_limit < 10 or args.candidates < 1:
+        parser.error("need 0 < --think-min <= --think-max, --time-limit >= 10, --candidates >= 1")
+    if not 0 <= args.submit_share <= 1 or args.sweep < 1 or args.concurrency < 2:
+        parser.error("need 0 <= --submit-share <= 1, --sweep >= 1 and --concurrency >= 2")
+    saves = 30 * (1 + args.changes)
+    mean = (args.think_min + args.think_max) / 2
+    args.think_scale = 0.6 * args.time_limit / (saves * mean)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(
+        f"cohort day: {args.candidates} candidates start {BLUEPRINT} (30 items, "
+        f"{args.time_limit} s + {args.grace} s grace) within {args.start_spread:g} s; think "
+        f"{args.think_min * args.think_scale:.2f}-{args.think_max * args.think_scale:.2f} s "
+        f"between saves; {args.submit_share:.0%} submit before the deadline, the rest are "
+        f"closed by touches and sweeps (every {args.sweep} s per instance); at most "
+        f"{args.concurrency} requests in flight",
+        flush=True,
+    )
+    outcomes: dict[str, Outcome | Exception] = {}
+    with tempfile.TemporaryDirectory(prefix="exam-bench-cohort-") as tmp:
+        for backend in args.backends:
+            print(f"\n{backend} ({BACKEND_LABELS[backend]})", flush=True)
+            folder = Path(tmp) / backend
+            folder.mkdir()
+            try:
+                outcome = run_backend(backend, args, folder)
+            except Exception as exc:  # report it, go on with the other backend, exit 1
+                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+                outcomes[backend] = exc
+                continue
+            print_outcome(outcome)
+            outcomes[backend] = outcome
+    print(
+        f"\n{'backend':<12}{'apps':>5}{'attempts':>9}{'results':>8}{'acked':>7}{'lost':>6}"
+        f"{'double':>7}{'ungraded':>9}{'non-2xx':>8}{'save p99':>9}"
+    )
+    broken = False
+    for backend, result in outcomes.items():
+        if isinstance(result, Exception):
+            print(f"{backend:<12}  run failed: {type(result).__name__}")
+            broken = True
+            continue
+        c, t = result.checks, result.tally
+        non2xx = sum(n for p in PHASES for code, n in t.statuses[p].items() if code >= 300)
+        non2xx -= t.late_saves_refused  # expected
+        print(
+            f"{backend:<12}{result.instances:>5}{c.attempts:>9}{c.results:>8}"
+            f"{c.acknowledged:>7}{c.lost:>6}{result.double_grades:>7}"
+            f"{c.ungraded + c.in_progress:>9}{non2xx:>8}"
+            f"{percentile(t.latencies_ms['save'], 0.99):>9.0f}"
+        )
+        broken = broken or result.broken
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
