@@ -70,10 +70,8 @@ from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemp
 
 from exam_service.bank.loader import QuestionSpec, load_bank
 from exam_service.exams import assembly
-from exam_service.exams.delivery import display_key, shown
-from exam_service.paper.answers import answer_text
-from exam_service.paper.document import PaperExamDocument, PaperForm, PaperQuestion
-from exam_service.paper.forms import form_codes, make_forms
+from exam_service.paper.document import INSTRUCTIONS, PaperExamDocument, PaperQuestion
+from exam_service.paper.forms import form_codes, layout_of, make_forms, printed_form
 from exam_service.paper.pdf import STANDARD_INSTRUCTIONS, LayoutCache, booklet_pdf, render_booklets
 from exam_service.paper.sheet import letter
 from exam_service.settings import ROOT
@@ -88,19 +86,6 @@ AMC_MS = 130.0
 PLATYPUS_QUOTED_MS = 120.0
 """A naive Platypus booklet (DESIGN, quoted)."""
 TARGET_MS = (10.0, 15.0)
-INSTRUCTIONS = (
-    "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
-    "Single-answer questions: fill one bubble. Questions that say (Choose two.) or "
-    "(Choose three.): fill that many bubbles.",
-    "Ordering questions: write the letters in the right order, e.g. CADB.",
-    "Matching questions: for each numbered prompt write the letter of its match, in prompt "
-    "order, e.g. BAC.",
-    "Unanswered questions score nothing; there is no penalty for guessing.",
-)
-"""As `exam_service.paper.service.INSTRUCTIONS` (not imported: the spawned workers re-import
-this module, and that one pulls in the database layer)."""
-
-
 # --- the document -------------------------------------------------------------------------
 
 
@@ -120,41 +105,6 @@ def pool_question(spec: QuestionSpec, revision_id: int) -> assembly.PoolQuestion
     )
 
 
-def layout_of(item: assembly.DrawnItem) -> dict[str, Any]:
-    """As `exam_service.paper.service.layout_of`: what a stored form item keeps."""
-    if item.prompt_order:
-        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
-    return {"options": list(item.option_order)}
-
-
-def printed_form(
-    code: str, items: Sequence[assembly.DrawnItem], revisions: dict[int, QuestionSpec]
-) -> PaperForm:
-    """As `exam_service.paper.service.document` builds each form."""
-    questions, key = [], []
-    for number, item in enumerate(items, 1):
-        revision = revisions[item.revision_id]
-        layout = layout_of(item)
-        view = shown(revision.content, layout)
-        questions.append(
-            PaperQuestion(
-                number=number,
-                type=revision.type,
-                stem=revision.stem,
-                options=tuple(o["text"] for o in view["options"]),
-                choose=revision.content.get("choose"),
-                prompts=tuple(p["text"] for p in view["prompts"]),
-                choices=tuple(c["text"] for c in view["choices"]),
-                case_id=revision.case_id,
-                case_title=revision.case_title,
-                case_scenario=revision.case_scenario,
-                question_key=str(item.revision_id),
-            )
-        )
-        key.append(answer_text(revision.type, display_key(revision.type, revision.content, layout)))
-    return PaperForm(code, tuple(questions), tuple(key))
-
-
 def build_document(question_count: int) -> PaperExamDocument:
     bank = load_bank(ROOT / "question_bank")
     if not bank.ok:
@@ -168,7 +118,10 @@ def build_document(question_count: int) -> PaperExamDocument:
         title=TITLE,
         paper="a4",
         time_minutes=TIME_MINUTES,
-        forms=tuple(printed_form(code, items, revisions) for code, items in laid_out.items()),
+        forms=tuple(
+            printed_form(code, [(i.revision_id, layout_of(i)) for i in items], revisions)
+            for code, items in laid_out.items()
+        ),
         instructions=INSTRUCTIONS,
     )
 

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+INSTRUCTIONS = (
+    "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
+    "Single-answer questions: fill one bubble. Questions that say (Choose two.) or "
+    "(Choose three.): fill that many bubbles.",
+    "Ordering questions: write the letters in the right order, e.g. CADB.",
+    "Matching questions: for each numbered prompt write the letter of its match, in prompt "
+    "order, e.g. BAC.",
+    "Unanswered questions score nothing; there is no penalty for guessing.",
+)
+
 
 @dataclass(frozen=True)
 class PaperQuestion:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from exam_service.exams.assembly import DrawnItem, ExamSpec, PoolQuestion, assemble
+from exam_service.exams.delivery import display_key, shown
+from exam_service.paper.answers import answer_text
+from exam_service.paper.document import PaperForm, PaperQuestion
 
 MAX_FORMS = 26
 
@@ -57,3 +61,53 @@ def make_forms(
             for item in drawn
         ]
     return forms
+
+
+class PrintableQuestion(Protocol):
+    """A question revision as stored (or as the loader builds it): what printing needs."""
+
+    type: str
+    stem: str
+    content: dict[str, Any]
+    case_id: str | None
+    case_title: str | None
+    case_scenario: str | None
+
+
+def layout_of(item: DrawnItem) -> dict[str, Any]:
+    """The display order a form item keeps: option ids, or prompt and choice ids."""
+    if item.prompt_order:
+        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
+    return {"options": list(item.option_order)}
+
+
+def printed_form(
+    code: str,
+    items: Sequence[tuple[int, Mapping[str, Any]]],
+    revisions: Mapping[int, PrintableQuestion],
+) -> PaperForm:
+    """One form as the printers see it, from its (revision id, layout) items in order:
+    texts in printed order and the key in the form's notation."""
+    questions, key = [], []
+    for number, (revision_id, layout) in enumerate(items, 1):
+        revision = revisions[revision_id]
+        view = shown(revision.content, dict(layout))
+        questions.append(
+            PaperQuestion(
+                number=number,
+                type=revision.type,
+                stem=revision.stem,
+                options=tuple(o["text"] for o in view["options"]),
+                choose=revision.content.get("choose"),
+                prompts=tuple(p["text"] for p in view["prompts"]),
+                choices=tuple(c["text"] for c in view["choices"]),
+                case_id=revision.case_id,
+                case_title=revision.case_title,
+                case_scenario=revision.case_scenario,
+                question_key=str(revision_id),
+            )
+        )
+        key.append(
+            answer_text(revision.type, display_key(revision.type, revision.content, dict(layout)))
+        )
+    return PaperForm(code, tuple(questions), tuple(key))

@@ -17,7 +17,7 @@ from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
 from exam_service.errors import InvalidInput, NotFound
 from exam_service.exams import assembly
-from exam_service.exams.delivery import AnswerRejected, answer_spec, display_key, shown
+from exam_service.exams.delivery import AnswerRejected, answer_spec
 from exam_service.exams.service import (
     close_attempt,
     exam_spec,
@@ -37,16 +37,13 @@ from exam_service.models import (
     Result,
     User,
 )
-from exam_service.paper.answers import answer_text, parse_answer
+from exam_service.paper.answers import parse_answer
 from exam_service.paper.document import (
+    INSTRUCTIONS,
     PaperExamDocument,
-    PaperQuestion,
     SheetCandidate,
 )
-from exam_service.paper.document import (
-    PaperForm as PrintedForm,
-)
-from exam_service.paper.forms import make_forms
+from exam_service.paper.forms import layout_of, make_forms, printed_form
 from exam_service.paper.scan import SheetReading
 from exam_service.paper.schemas import (
     GradedPaper,
@@ -56,22 +53,6 @@ from exam_service.paper.schemas import (
     ScanReport,
     ScanSheet,
 )
-
-INSTRUCTIONS = (
-    "Write your name and candidate number in the boxes, and bubble the number on the answer sheet.",
-    "Single-answer questions: fill one bubble. Questions that say (Choose two.) or "
-    "(Choose three.): fill that many bubbles.",
-    "Ordering questions: write the letters in the right order, e.g. CADB.",
-    "Matching questions: for each numbered prompt write the letter of its match, in prompt "
-    "order, e.g. BAC.",
-    "Unanswered questions score nothing; there is no penalty for guessing.",
-)
-
-
-def layout_of(item: assembly.DrawnItem) -> dict[str, Any]:
-    if item.prompt_order:
-        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
-    return {"options": list(item.option_order)}
 
 
 async def create_paper_exam(
@@ -155,34 +136,10 @@ async def _revisions(session: AsyncSession, exam: PaperExam) -> dict[int, Questi
 async def document(session: AsyncSession, exam: PaperExam) -> PaperExamDocument:
     """Everything the booklet, key and answer-sheet printers need, for every form."""
     revisions = await _revisions(session, exam)
-    forms = []
-    for form in exam.forms:
-        questions = []
-        key = []
-        for number, item in enumerate(form.items, 1):
-            revision = revisions[item["revision_id"]]
-            view = shown(revision.content, item["layout"])
-            questions.append(
-                PaperQuestion(
-                    number=number,
-                    type=revision.type,
-                    stem=revision.stem,
-                    options=tuple(o["text"] for o in view["options"]),
-                    choose=revision.content.get("choose"),
-                    prompts=tuple(p["text"] for p in view["prompts"]),
-                    choices=tuple(c["text"] for c in view["choices"]),
-                    case_id=revision.case_id,
-                    case_title=revision.case_title,
-                    case_scenario=revision.case_scenario,
-                    question_key=str(revision.id),
-                )
-            )
-            key.append(
-                answer_text(
-                    revision.type, display_key(revision.type, revision.content, item["layout"])
-                )
-            )
-        forms.append(PrintedForm(form.code, tuple(questions), tuple(key)))
+    forms = [
+        printed_form(form.code, [(i["revision_id"], i["layout"]) for i in form.items], revisions)
+        for form in exam.forms
+    ]
     limit = exam.settings.get("time_limit_seconds")
     return PaperExamDocument(
         exam_id=exam.id,
