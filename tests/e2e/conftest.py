@@ -31,7 +31,8 @@ from tests.factories import PASSWORD, import_folder, make_cohort, make_people
 FIXTURE_BANK = Path(__file__).parent.parent / "fixtures" / "bank"
 REPO = Path(__file__).parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("EXAM_UI_SCREENSHOTS", "/tmp/ui"))
+SCREENSHOTS = Path(os.environ.get("EXAM_UI_SCREENSHOTS", REPO / "test-output" / "screenshots"))
+"""Where the browser tests save a screenshot of each main page (desktop and phone width)."""
 
 
 def free_port() -> int:

@@ -280,3 +280,36 @@ def test_practice_check_answer(serve: Any, page: Page, tmp_path: Path) -> None:
     expect(feedback.locator("p.text")).not_to_be_empty()
     assert page.locator("#question input:enabled, #question select:enabled").count() <= 1  # flag
     expect(page.get_by_role("button", name="Check answer")).to_be_disabled()
+
+
+def test_instructor_reads_the_cohort_report(
+    serve: Any, page: Page, tmp_path: Path, browser: Any
+) -> None:
+    """The candidate sits the starter mock; the instructor finds the cohort, downloads the
+    cohort report as CSV and opens the item analysis."""
+    server: Server = serve(FIXTURE_BANK)
+    server.sign_in(page)
+    start(page, "Starter mock exam")
+    go_to(page, 1)
+    answer(page, question_type(page))
+    wait_saved(page)
+    submit_from_review(page)
+
+    teacher = browser.new_page()
+    try:
+        server.sign_in(teacher, "instructor")
+        teacher.goto(f"{server.url}/cohorts")
+        teacher.locator("main a", has_text="cohort").first.click()
+        expect(teacher.locator("h1")).to_contain_text("cohort")
+        shoot(teacher, "cohort")
+        with teacher.expect_download() as download:
+            teacher.get_by_role("link", name="CSV report for Starter mock exam").click()
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        lines = text.splitlines()
+        assert lines[0] == "code,title,level,attempts,mean_percent,ci_low,ci_high,meeting_share"
+        assert any(line.startswith("D2,ML Model Development,domain,1,") for line in lines)
+        teacher.get_by_role("link", name="Item analysis for Starter mock exam").click()
+        expect(teacher.locator("table")).to_contain_text("churn")
+        shoot(teacher, "items")
+    finally:
+        teacher.close()
