@@ -33,7 +33,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,6 +65,10 @@ from exam_service.exams.schemas import ResponseSave
 from exam_service.migrate import upgrade
 from exam_service.models import Response
 from exam_service.settings import ROOT, Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import free_port, new_database  # noqa: E402  (the bench folder is not a package)
 
 TARGET_RATIO = 0.6
 BLUEPRINT = "seed-mock"
@@ -174,13 +177,6 @@ def serve(settings: Settings, port: int) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def start_server(settings: Settings) -> tuple[multiprocessing.process.BaseProcess, str]:
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
@@ -220,38 +216,6 @@ def stop_server(process: multiprocessing.process.BaseProcess) -> None:
 
 
 # --- databases and data -------------------------------------------------------------------
-
-
-def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def pg_admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@dataclass
-class Database:
-    backend: str
-    url: str
-    drop: Callable[[], None]
-
-
-def new_database(backend: str, folder: Path, postgres_url: str) -> Database:
-    if backend == "sqlite":
-        return Database(backend, f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}", lambda: None)
-    name = f"exam_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(pg_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        asyncio.run(pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return Database(backend, url, drop)
 
 
 async def make_candidates(settings: Settings, count: int) -> list[str]:

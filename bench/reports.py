@@ -46,6 +46,7 @@ import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -61,6 +62,10 @@ from exam_service.migrate import upgrade
 from exam_service.reports.service import cohort_report, item_report
 from exam_service.settings import ROOT
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import asyncpg_dsn, pg_admin  # noqa: E402  (the bench folder is not a package)
+
 TARGET_RATIO = 2.0
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BLUEPRINT = "bench-65"
@@ -73,18 +78,6 @@ PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$YmVuY2hiZW5jaA$bench-not-a-real-
 MIB = 1024 * 1024
 
 # --- databases ----------------------------------------------------------------------------
-
-
-def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def pg_admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 @dataclass

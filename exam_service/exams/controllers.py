@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
@@ -85,12 +85,24 @@ class BlueprintController(Controller):
         return blueprint_view(await service.update_blueprint(db, blueprint_id, data))
 
 
+class Shown(NamedTuple):
+    options: list[Choice]
+    prompts: list[Choice]
+    choices: list[Choice]
+
+
+def shown_lists(content: dict[str, Any], layout: dict[str, Any]) -> Shown:
+    """An item's options (or prompts and choices) with display ids, text only."""
+    view = delivery.shown(content, layout)
+    return Shown(*([Choice(**c) for c in view[name]] for name in Shown._fields))
+
+
 def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime) -> AttemptView:
     items = []
     for item in attempt.items:
         revision = item.revision
         response = responses.get(item.position)
-        shown = delivery.shown(revision.content, item.layout)
+        shown = shown_lists(revision.content, item.layout)
         items.append(
             ItemView(
                 position=item.position,
@@ -98,10 +110,10 @@ def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime
                 stem=revision.stem,
                 case=revision.case_scenario,
                 case_title=revision.case_title,
-                options=[Choice(**o) for o in shown["options"]],
+                options=shown.options,
                 choose=revision.content.get("choose"),
-                prompts=[Choice(**p) for p in shown["prompts"]],
-                choices=[Choice(**c) for c in shown["choices"]],
+                prompts=shown.prompts,
+                choices=shown.choices,
                 answer=response.answer if response else None,
                 flagged=response.flagged if response else False,
                 locked=response.locked if response else False,
@@ -152,7 +164,7 @@ async def result_view(
         review = []
         for item in loaded.items:
             revision = item.revision
-            shown = delivery.shown(revision.content, item.layout)
+            shown = shown_lists(revision.content, item.layout)
             response = responses.get(item.position)
             review.append(
                 ReviewItem(
@@ -162,9 +174,9 @@ async def result_view(
                     scored=item.scored,
                     stem=revision.stem,
                     case=revision.case_scenario,
-                    options=[Choice(**o) for o in shown["options"]],
-                    prompts=[Choice(**p) for p in shown["prompts"]],
-                    choices=[Choice(**c) for c in shown["choices"]],
+                    options=shown.options,
+                    prompts=shown.prompts,
+                    choices=shown.choices,
                     answer=response.answer if response else None,
                     key=delivery.display_key(revision.type, revision.content, item.layout),
                     points=item.points or 0.0,
