@@ -44,7 +44,7 @@ from exam_service.paper.document import (
     SheetCandidate,
 )
 from exam_service.paper.forms import layout_of, make_forms, printed_form
-from exam_service.paper.scan import SheetReading
+from exam_service.paper.scan import SheetReading, read_scans
 from exam_service.paper.schemas import (
     GradedPaper,
     PaperResponse,
@@ -53,6 +53,7 @@ from exam_service.paper.schemas import (
     ScanReport,
     ScanSheet,
 )
+from exam_service.paper.sheet import SheetLayout, form_sheet
 
 
 async def create_paper_exam(
@@ -384,6 +385,21 @@ async def grade_rows(
 
 
 # --- scans --------------------------------------------------------------------------------
+
+
+def read_scan_upload(doc: PaperExamDocument, data: bytes, media: str) -> list[SheetReading]:
+    """Every page of an uploaded scan (PNG, JPEG or PDF bytes), read against this paper
+    exam's answer sheets; InvalidInput when the upload cannot be read at all."""
+
+    def layouts(scanned_exam: int, form: str) -> SheetLayout | None:
+        if scanned_exam != doc.exam_id or form not in {f.code for f in doc.forms}:
+            return None
+        return form_sheet(doc, form)
+
+    try:
+        return read_scans(data, media, layouts)
+    except ValueError as exc:
+        raise InvalidInput(f"the scan cannot be read: {exc}") from None
 
 
 async def grade_scans(

@@ -33,6 +33,8 @@ REPO = Path(__file__).parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("EXAM_UI_SCREENSHOTS", REPO / "test-output" / "screenshots"))
 """Where the browser tests save a screenshot of each main page (desktop and phone width)."""
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 def free_port() -> int:
@@ -41,10 +43,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def shoot(page: Page, name: str) -> None:
+    """Save the page at desktop and phone width; fail if anything but a scrolling table
+    makes it wider than the screen."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > w && !e.closest('.scroll'))"
+            ".map(e => e.tagName + '.' + e.className).slice(0, 5)",
+            size["width"],
+        )
+        assert width <= size["width"], f"{name} is {width}px wide at {label} width: {wide}"
+    page.set_viewport_size(DESKTOP)
+
+
 @dataclass
 class Server:
     url: str
     bank: Path
+    database_url: str
 
     def sign_in(self, page: Page, username: str = "candidate") -> None:
         page.goto(f"{self.url}/login")
@@ -133,7 +154,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Server]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((home / "server.log").read_text(errors="replace"))
             time.sleep(0.1)
-        return Server(url, bank)
+        return Server(url, bank, database_url)
 
     yield start
     for process, log in processes:

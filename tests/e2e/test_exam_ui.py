@@ -13,30 +13,12 @@ import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import FIXTURE_BANK, SCREENSHOTS, Server, every_type_bank
+from tests.e2e.conftest import FIXTURE_BANK, Server, every_type_bank, shoot
 
 pytestmark = pytest.mark.e2e
 
 SCRIPT = "<script>window.pwned=1</script>"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 WORDS = {"one": 1, "two": 2, "three": 3}
-
-
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        wide = page.evaluate(
-            "w => [...document.querySelectorAll('body *')]"
-            ".filter(e => e.getBoundingClientRect().right > w && !e.closest('.scroll'))"
-            ".map(e => e.tagName + '.' + e.className).slice(0, 5)",
-            size["width"],
-        )
-        assert width <= size["width"], f"{name} is {width}px wide at {label} width: {wide}"
-    page.set_viewport_size(DESKTOP)
 
 
 def wait_saved(page: Page) -> None:
@@ -184,6 +166,34 @@ def test_take_the_starter_mock(serve: Any, page: Page, tmp_path: Path) -> None:
     page.goto(f"{server.url}/")
     expect(page.get_by_role("link", name=re.compile("^Result"))).to_have_count(1)
     shoot(page, "dashboard")
+
+
+def test_ordering_by_dragging(serve: Any, page: Page, tmp_path: Path) -> None:
+    """An ordering item reordered with the mouse: the first row dropped on the third."""
+    server: Server = serve(every_type_bank(tmp_path / "bank"))
+    server.sign_in(page)
+    start(page, "Starter mock exam")
+    attempt = re.search(r"/attempts/(\d+)", page.url)
+    assert attempt is not None
+    position = 1
+    while question_type(page) != "ordering":
+        position += 1
+        go_to(page, position)
+    rows = page.locator("#question .order-row")
+    before = [rows.nth(i).get_attribute("data-id") for i in range(rows.count())]
+    assert len(before) >= 3
+    rows.nth(0).drag_to(rows.nth(2))
+    expected = [before[1], before[2], before[0], *before[3:]]
+    expect(page.locator("#question .order-row .letter")).to_have_text([f"{i}." for i in expected])
+    wait_saved(page)
+    saved = page.request.get(f"{server.url}/api/v1/attempts/{attempt[1]}").json()
+    assert saved["items"][position - 1]["answer"] == expected
+    page.reload()
+    go_to(page, position)
+    expect(page.locator("#question .order-row .letter")).to_have_text([f"{i}." for i in expected])
+    expect(page.locator(f'#nav-list button[data-position="{position}"]')).to_have_attribute(
+        "aria-label", f"Question {position}, answered"
+    )
 
 
 def quick_bank(target: Path) -> Path:

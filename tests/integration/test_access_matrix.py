@@ -263,6 +263,26 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         fixed("/paper", data={"blueprint_id": "matrix-practice", "title": "Printed", "forms": "2"}),
         staff(303),
     ),
+    ("GET", "/paper/{exam_id:int}"): (
+        lambda ctx, _p: (f"/paper/{ctx.paper_exam_id}", {}),
+        staff(200, others=404),
+    ),
+    # The three uploads reach the owner's page, which says what is wrong with the upload.
+    ("POST", "/paper/{exam_id:int}/responses"): (
+        lambda ctx, _p: (f"/paper/{ctx.paper_exam_id}/responses", {"data": {"rows": "x"}}),
+        staff(422, others=404),
+    ),
+    ("POST", "/paper/{exam_id:int}/scans"): (
+        lambda ctx, _p: (
+            f"/paper/{ctx.paper_exam_id}/scans",
+            {"files": {"file": ("scan.png", b"not a scan", "image/png")}},
+        ),
+        staff(422, others=404),
+    ),
+    ("POST", "/paper/{exam_id:int}/reviews"): (
+        lambda ctx, _p: (f"/paper/{ctx.paper_exam_id}/reviews", {"data": {"grade": "1"}}),
+        staff(422, others=404),
+    ),
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
     ("POST", "/logout"): (fixed("/logout"), everyone(303)),
