@@ -235,6 +235,10 @@ class AttemptItem(Base):
     """Display order of the bank's option (or prompt and choice) ids."""
     points: Mapped[float | None] = mapped_column(Float)
     """Set when the attempt is graded (0..1), for review and item analysis."""
+    chosen: Mapped[str | None] = mapped_column(Text)
+    """Set when the attempt is graded, on `single` and `multiple` items answered: the bank
+    ids of the options chosen, sorted and joined by spaces (ids hold no spaces), so that
+    distractor analysis groups by one column of the table it already reads."""
 
     revision: Mapped[QuestionRevision] = relationship()
 
@@ -270,21 +274,6 @@ class Result(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     graded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ItemChoice(Base):
-    """An option a candidate chose on a `single` or `multiple` item, in the bank's option
-    ids; written when the attempt is graded, for distractor analysis in SQL."""
-
-    __tablename__ = "item_choices"
-    __table_args__ = (Index("ix_item_choices_revision_id_option_id", "revision_id", "option_id"),)
-
-    attempt_id: Mapped[int] = mapped_column(
-        ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(primary_key=True)
-    option_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    revision_id: Mapped[int] = mapped_column(ForeignKey("question_revisions.id"))
 
 
 CURRENT_REVISION = (Question.id == QuestionRevision.question_id) & (

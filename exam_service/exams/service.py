@@ -39,7 +39,6 @@ from exam_service.models import (
     Blueprint,
     Cohort,
     CohortMember,
-    ItemChoice,
     Objective,
     Question,
     QuestionRevision,
@@ -682,20 +681,12 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
     settings = attempt.settings
     partial = bool(settings.get("partial_credit"))
     scored_items = []
-    choices: list[dict[str, Any]] = []
     for item in attempt.items:
         response = responses.get(item.position)
         if response and response.answer and item.revision.type in ("single", "multiple"):
             shown = item.layout["options"]
-            choices.extend(
-                {
-                    "attempt_id": attempt_id,
-                    "position": item.position,
-                    "option_id": shown[LETTERS.index(letter)],
-                    "revision_id": item.revision_id,
-                }
-                for letter in response.answer
-            )
+            picked = (shown[LETTERS.index(letter)] for letter in response.answer)
+            item.chosen = " ".join(sorted(picked))
         key = display_key(item.revision.type, item.revision.content, item.layout)
         points = scoring.item_points(
             item.revision.type,
@@ -738,8 +729,6 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
                 for node in grade.objectives
             ],
         )
-    if choices:
-        await session.execute(insert(ItemChoice), choices)
     return result
 
 

@@ -9,10 +9,11 @@ statements run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
@@ -26,7 +27,6 @@ from exam_service.models import (
     AttemptItem,
     Cohort,
     CohortMember,
-    ItemChoice,
     Objective,
     Question,
     QuestionRevision,
@@ -277,10 +277,92 @@ def _round(value: float | None, digits: int) -> float | None:
 # --- items --------------------------------------------------------------------------------
 
 
+@dataclass
+class ItemTally:
+    """One revision's sums over the chosen attempts, added up from the grouped rows.
+
+    x is the item's points, y the rest score (the attempt's raw total T without this item;
+    T itself when the item was unscored)."""
+
+    n: int = 0
+    scored: int = 0
+    sx: float = 0.0
+    sxx: float = 0.0
+    sy: float = 0.0
+    syy: float = 0.0
+    sxy: float = 0.0
+    n_upper: int = 0
+    x_upper: float = 0.0
+    n_lower: int = 0
+    x_lower: float = 0.0
+    choices: dict[str, list[int]] = field(default_factory=dict)
+    """Per option id: how many chose it overall, in the upper group, in the lower group."""
+
+    def add(self, scored: bool, chosen: str | None, sums: Sequence[Any]) -> None:
+        """Add one group of rows: count, Σx, Σx², ΣT, ΣT², ΣxT, then the count and Σx of
+        the upper group and of the lower group.
+
+        On a scored item y = T - x, so Σy = ΣT - Σx, Σy² = ΣT² - 2ΣxT + Σx² and
+        Σxy = ΣxT - Σx²; on an unscored item y = T."""
+        count, n_upper, n_lower = int(sums[0]), int(sums[6] or 0), int(sums[8] or 0)
+        sx, sxx, st, stt, sxt = (_f(v) for v in sums[1:6])
+        self.n += count
+        self.sx += sx
+        self.sxx += sxx
+        if scored:
+            self.scored += count
+            self.sy += st - sx
+            self.syy += stt - 2 * sxt + sxx
+            self.sxy += sxt - sxx
+        else:
+            self.sy += st
+            self.syy += stt
+            self.sxy += sxt
+        self.n_upper += n_upper
+        self.x_upper += _f(sums[7])
+        self.n_lower += n_lower
+        self.x_lower += _f(sums[9])
+        for option_id in (chosen or "").split():
+            counts = self.choices.setdefault(option_id, [0, 0, 0])
+            counts[0] += count
+            counts[1] += n_upper
+            counts[2] += n_lower
+
+
+async def _groups(
+    session: AsyncSession, chosen: Subquery, n: int
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Conditions on (Result.raw_score, Result.attempt_id) for the upper and lower 27%
+    groups: ranking by raw score, ties by attempt id, the upper group is the first
+    `group_size` attempts and the lower group the last. The two boundary attempts are
+    looked up first, so the big query compares with constants instead of ranking rows
+    (which also lets PostgreSQL run it in parallel)."""
+    group = analysis.group_size(n)
+    if group == 0:
+        return false(), false()
+    ordered = (
+        select(Result.raw_score, Result.attempt_id)
+        .join(chosen, chosen.c.attempt_id == Result.attempt_id)
+        .order_by(Result.raw_score.desc(), Result.attempt_id)
+        .limit(1)
+    )
+    top = (await session.execute(ordered.offset(group - 1))).one()
+    bottom = (await session.execute(ordered.offset(n - group - 1))).one()
+    score, attempt = Result.raw_score, Result.attempt_id
+    upper = (score > top[0]) | ((score == top[0]) & (attempt <= top[1]))
+    lower = (score < bottom[0]) | ((score == bottom[0]) & (attempt > bottom[1]))
+    return upper, lower
+
+
 async def item_report(
     session: AsyncSession, viewer: CurrentUser, blueprint_id: str, cohort_id: int | None
 ) -> ItemReport:
-    """Facility, discrimination and option choices per question revision."""
+    """Facility, discrimination and option choices per question revision.
+
+    One pass over `attempt_items` joined to the chosen attempts' results, grouped by
+    (revision, scored, options chosen): every figure of every item is a sum over those
+    groups (`ItemTally.add`), so the table is read once and a few rows per revision reach
+    Python."""
     await get_blueprint(session, blueprint_id)
     if cohort_id is not None:
         await owned_cohort(session, viewer, cohort_id)
@@ -289,63 +371,38 @@ async def item_report(
         users = staff_members(viewer)
     chosen = selected_attempts(blueprint_id, users)
     n = int(await session.scalar(select(func.count()).select_from(chosen)) or 0)
-    group = analysis.group_size(n)
-    totals = (
-        select(
-            Result.attempt_id,
-            Result.raw_score.label("total"),
-            func.row_number()
-            .over(order_by=(Result.raw_score.desc(), Result.attempt_id))
-            .label("rank"),
-        )
-        .join(chosen, chosen.c.attempt_id == Result.attempt_id)
-        .subquery("totals")
-    )
-    upper = totals.c.rank <= group
-    lower = totals.c.rank > n - group
+    upper, lower = await _groups(session, chosen, n)
     x = func.coalesce(AttemptItem.points, 0.0)
-    rest = totals.c.total - case((AttemptItem.scored.is_(True), x), else_=0.0)
+    total = Result.raw_score
     rows = await session.execute(
         select(
             AttemptItem.revision_id,
-            func.count().label("n"),
-            func.sum(case((AttemptItem.scored.is_(True), 1), else_=0)).label("scored"),
-            func.sum(x).label("sx"),
-            func.sum(x * x).label("sxx"),
-            func.sum(rest).label("sy"),
-            func.sum(rest * rest).label("syy"),
-            func.sum(x * rest).label("sxy"),
-            func.sum(case((upper, 1), else_=0)).label("n_upper"),
-            func.sum(case((upper, x), else_=0.0)).label("x_upper"),
-            func.sum(case((lower, 1), else_=0)).label("n_lower"),
-            func.sum(case((lower, x), else_=0.0)).label("x_lower"),
-        )
-        .join(totals, totals.c.attempt_id == AttemptItem.attempt_id)
-        .group_by(AttemptItem.revision_id)
-    )
-    sums = {row.revision_id: row._mapping for row in rows.all()}
-    choice_rows = await session.execute(
-        select(
-            ItemChoice.revision_id,
-            ItemChoice.option_id,
+            AttemptItem.scored,
+            AttemptItem.chosen,
             func.count(),
-            func.sum(case((upper, 1), else_=0)),
-            func.sum(case((lower, 1), else_=0)),
+            func.sum(x),
+            func.sum(x * x),
+            func.sum(total),
+            func.sum(total * total),
+            func.sum(x * total),
+            func.count().filter(upper),
+            func.sum(x).filter(upper),
+            func.count().filter(lower),
+            func.sum(x).filter(lower),
         )
-        .join(totals, totals.c.attempt_id == ItemChoice.attempt_id)
-        .group_by(ItemChoice.revision_id, ItemChoice.option_id)
+        .join(Result, Result.attempt_id == AttemptItem.attempt_id)
+        .join(chosen, chosen.c.attempt_id == AttemptItem.attempt_id)
+        .group_by(AttemptItem.revision_id, AttemptItem.scored, AttemptItem.chosen)
     )
-    chosen_counts: dict[int, dict[str, tuple[int, int, int]]] = {}
-    for revision_id, option_id, count, in_upper, in_lower in choice_rows.all():
-        chosen_counts.setdefault(revision_id, {})[option_id] = (
-            int(count),
-            int(in_upper or 0),
-            int(in_lower or 0),
-        )
-    revisions = await _revisions(session, list(sums))
+    tallies: dict[int, ItemTally] = {}
+    for revision_id, scored, chosen_ids, *sums in rows.all():
+        tallies.setdefault(revision_id, ItemTally()).add(bool(scored), chosen_ids, sums)
+    revisions = await _revisions(session, list(tallies))
     items = [
-        _item_stats(revisions[rid], sums[rid], chosen_counts.get(rid, {}))
-        for rid in sorted(sums, key=lambda r: (revisions[r][0].question_id, revisions[r][0].number))
+        _item_stats(revisions[rid], tallies[rid])
+        for rid in sorted(
+            tallies, key=lambda r: (revisions[r][0].question_id, revisions[r][0].number)
+        )
     ]
     return ItemReport(
         blueprint_id=blueprint_id,
@@ -374,27 +431,18 @@ async def _revisions(
     return {revision.id: (revision, code) for revision, code in rows.all()}
 
 
-def _item_stats(
-    meta: tuple[QuestionRevision, str],
-    sums: Mapping[str, Any],
-    choices: dict[str, tuple[int, int, int]],
-) -> ItemStats:
+def _item_stats(meta: tuple[QuestionRevision, str], tally: ItemTally) -> ItemStats:
     revision, objective = meta
-    n = int(sums["n"])
-    n_upper, n_lower = int(sums["n_upper"] or 0), int(sums["n_lower"] or 0)
-    x_upper, x_lower = _f(sums["x_upper"]), _f(sums["x_lower"])
-    sx = _f(sums["sx"])
-    facility = sx / n
-    r = analysis.correlation(
-        n, sx, _f(sums["sy"]), _f(sums["sxx"]), _f(sums["syy"]), _f(sums["sxy"])
-    )
-    index = x_upper / n_upper - x_lower / n_lower if n_upper and n_lower else None
+    n, n_upper, n_lower = tally.n, tally.n_upper, tally.n_lower
+    facility = tally.sx / n
+    r = analysis.correlation(n, tally.sx, tally.sy, tally.sxx, tally.syy, tally.sxy)
+    index = tally.x_upper / n_upper - tally.x_lower / n_lower if n_upper and n_lower else None
     content = revision.content
     key = set(content["key"]) if revision.type in ("single", "multiple") else set()
     options = []
     unchosen = []
     for option in content.get("options", []) if revision.type in ("single", "multiple") else []:
-        count, in_upper, in_lower = choices.get(option["id"], (0, 0, 0))
+        count, in_upper, in_lower = tally.choices.get(option["id"], (0, 0, 0))
         options.append(
             OptionShare(
                 option_id=option["id"],
@@ -415,7 +463,7 @@ def _item_stats(
         stem=revision.stem,
         objective=objective,
         responses=n,
-        scored_responses=int(sums["scored"]),
+        scored_responses=tally.scored,
         facility=round(facility, 3),
         point_biserial=_round(r, 3),
         discrimination_index=_round(index, 3),

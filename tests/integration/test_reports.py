@@ -3,6 +3,7 @@ NumPy and SciPy; CSV and PDF downloads; the candidate's score report."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import statistics
@@ -15,9 +16,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 from scipy import stats
+from sqlalchemy import text
 
 from exam_service.db import create_engine, session_factory, utcnow
 from exam_service.grading.scoring import Scale, scaled_score
+from exam_service.migrate import downgrade, upgrade
 from exam_service.models import Attempt, AttemptItem, Blueprint, Question, QuestionRevision, Result
 from exam_service.settings import Settings
 from tests.factories import Person, import_folder, make_cohort, make_people
@@ -163,6 +166,45 @@ async def test_item_report_by_hand(
     assert any(line.startswith("churn-algorithm,1,single,D2.1.2,5,5,1.0,,") for line in lines)
 
 
+async def _choices_and_objective_rows(url: str) -> tuple[list[Any], list[Any]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            chosen = await connection.execute(
+                text(
+                    "SELECT attempt_id, position, chosen FROM attempt_items "
+                    "WHERE chosen IS NOT NULL ORDER BY attempt_id, position"
+                )
+            )
+            nodes = await connection.execute(
+                text(
+                    "SELECT attempt_id, objective_id, points, possible FROM result_objectives "
+                    "ORDER BY attempt_id, objective_id"
+                )
+            )
+            return [tuple(r) for r in chosen.all()], [tuple(r) for r in nodes.all()]
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_keeps_choices_and_rebuilds_objective_rows(
+    db_url: str, hand_cohort: dict[str, Any]
+) -> None:
+    """Down to the revision that kept choices in `item_choices`, with the per-objective rows
+    gone as for attempts graded before they existed, then up again: the same rows."""
+    chosen, nodes = await _choices_and_objective_rows(db_url)
+    assert any(" " in c for _, _, c in chosen) and nodes  # a multiple-answer item, nodes
+    await asyncio.to_thread(downgrade, db_url, "35661c9ed3eb")
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM result_objectives"))
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(upgrade, db_url)
+    assert await _choices_and_objective_rows(db_url) == (chosen, nodes)
+
+
 async def test_candidate_report_and_score_pdf(
     client: Client, people: dict[str, Person], hand_cohort: dict[str, Any]
 ) -> None:
@@ -240,25 +282,31 @@ async def test_report_access(
 # --- random data against NumPy/SciPy --------------------------------------------------------
 
 
+UNSCORED = 6
+"""The form's last item is a pretest item: in no total, analysed all the same."""
+SCORED = [j for j in range(len(IDS)) if j != UNSCORED]
+
+
 async def seed_random_attempts(
     settings: Settings, owners: list[Person], partial: bool, rng: np.random.Generator
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[list[set[str]]]]:
     """Graded attempts written straight to the database: every owner sits the seven
-    questions once (a fixed form); returns the points matrix (attempts x items)."""
+    questions once (a fixed form, the last unscored) and picks random options on the
+    single and multiple items; returns the points matrix (attempts x items) and the option
+    ids each attempt chose per item."""
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
             from sqlalchemy import select
 
-            revisions = dict(
-                (
-                    await session.execute(
-                        select(QuestionRevision.question_id, QuestionRevision.id).join(
-                            Question, Question.id == QuestionRevision.question_id
-                        )
+            revisions = {
+                revision.question_id: revision
+                for revision in await session.scalars(
+                    select(QuestionRevision).join(
+                        Question, Question.id == QuestionRevision.question_id
                     )
-                ).all()
-            )
+                )
+            }
             blueprint = Blueprint(
                 id="random",
                 name="Random",
@@ -280,10 +328,19 @@ async def seed_random_attempts(
             points = (rng.random((len(owners), 7)) < chance).astype(float)
             if partial:
                 points *= rng.choice([0.5, 1.0], size=points.shape)
+            chosen: list[list[set[str]]] = []
+            for _owner in owners:
+                picks = []
+                for qid in IDS:
+                    revision = revisions[qid]
+                    options = [o["id"] for o in revision.content.get("options", [])]
+                    size = {"single": 1, "multiple": 2}.get(revision.type, 0)
+                    picks.append(set(rng.choice(options, size=size, replace=False).tolist()))
+                chosen.append(picks)
             now = utcnow()
             for index, owner in enumerate(owners):
-                total = float(points[index].sum())
-                percent = 100 * total / 7
+                total = float(points[index, SCORED].sum())
+                percent = 100 * total / len(SCORED)
                 attempt = Attempt(
                     user_id=owner.user.id,
                     blueprint_id="random",
@@ -298,10 +355,11 @@ async def seed_random_attempts(
                     items=[
                         AttemptItem(
                             position=j + 1,
-                            revision_id=revisions[qid],
-                            scored=True,
+                            revision_id=revisions[qid].id,
+                            scored=j != UNSCORED,
                             layout={},
                             points=float(points[index, j]),
+                            chosen=" ".join(sorted(chosen[index][j])) or None,
                         )
                         for j, qid in enumerate(IDS)
                     ],
@@ -312,7 +370,7 @@ async def seed_random_attempts(
                     Result(
                         attempt_id=attempt.id,
                         raw_score=total,
-                        raw_possible=7,
+                        raw_possible=len(SCORED),
                         raw_percent=round(percent, 1),
                         scaled_score=scaled_score(percent, AWS),
                         passed=percent >= 70,
@@ -322,7 +380,7 @@ async def seed_random_attempts(
             await session.commit()
     finally:
         await engine.dispose()
-    return points
+    return points, chosen
 
 
 @pytest.mark.parametrize("partial", [False, True])
@@ -338,9 +396,12 @@ async def test_random_data_matches_numpy_and_scipy(
     crowd = await make_people(settings, *((f"r{i:03d}", "candidate") for i in range(80)))
     owners = list(crowd.values())
     cohort_id = await make_cohort(settings, people["instructor"], owners)
-    points = await seed_random_attempts(settings, owners, partial, np.random.default_rng(11))
-    totals = points.sum(axis=1)
-    scaled = np.array([scaled_score(100 * t / 7, AWS) for t in totals])
+    points, chosen = await seed_random_attempts(
+        settings, owners, partial, np.random.default_rng(11)
+    )
+    k = len(SCORED)
+    totals = points[:, SCORED].sum(axis=1)
+    scaled = np.array([scaled_score(100 * t / k, AWS) for t in totals])
     headers = people["instructor"].headers
 
     cohort = (
@@ -353,10 +414,10 @@ async def test_random_data_matches_numpy_and_scipy(
     assert cohort["mean"] == pytest.approx(scaled.mean(), abs=0.06)
     assert cohort["median"] == pytest.approx(np.median(scaled))
     assert cohort["sd"] == pytest.approx(scaled.std(ddof=1), abs=0.06)
-    assert cohort["pass_rate"] == pytest.approx((100 * totals / 7 >= 70).mean(), abs=6e-4)
+    assert cohort["pass_rate"] == pytest.approx((100 * totals / k >= 70).mean(), abs=6e-4)
     counts, _ = np.histogram(scaled, bins=10, range=(100, 1000))
     assert [b["count"] for b in cohort["histogram"]] == counts.tolist()
-    alpha = 7 / 6 * (1 - points.var(axis=0, ddof=1).sum() / totals.var(ddof=1))
+    alpha = k / (k - 1) * (1 - points[:, SCORED].var(axis=0, ddof=1).sum() / totals.var(ddof=1))
     assert cohort["reliability"] == pytest.approx(alpha, abs=6e-4)
     assert cohort["reliability_method"] == ("Cronbach's alpha" if partial else "KR-20")
     assert cohort["sem_raw"] == pytest.approx(totals.std(ddof=1) * np.sqrt(1 - alpha), abs=6e-3)
@@ -376,9 +437,17 @@ async def test_random_data_matches_numpy_and_scipy(
         x = points[:, j]
         stats_row = by_id[qid]
         assert stats_row["facility"] == pytest.approx(x.mean(), abs=6e-4)
+        assert stats_row["scored_responses"] == (0 if j == UNSCORED else len(totals))
+        rest = totals if j == UNSCORED else totals - x
         if x.std() > 0:
-            expected = stats.pearsonr(x, totals - x).statistic
+            expected = stats.pearsonr(x, rest).statistic
             assert stats_row["point_biserial"] == pytest.approx(expected, abs=6e-4)
         assert stats_row["discrimination_index"] == pytest.approx(
             x[upper].mean() - x[lower].mean(), abs=6e-4
         )
+        for option in stats_row["options"]:
+            picked = np.array([option["option_id"] in row[j] for row in chosen])
+            assert option["share"] == pytest.approx(picked.mean(), abs=6e-4)
+            assert option["upper_share"] == pytest.approx(picked[upper].mean(), abs=6e-4)
+            assert option["lower_share"] == pytest.approx(picked[lower].mean(), abs=6e-4)
+    assert any(i["options"] for i in items["items"])
