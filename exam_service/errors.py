@@ -120,8 +120,17 @@ def _service_error(
     return problem(request, exc.status_code, exc.slug, exc.detail, exc.extra, headers)
 
 
+CLIENT_GONE = "client disconnected prematurely"
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status == 500 and exc.detail == CLIENT_GONE:
+        # Litestar's own wording when the body stops half-way: nobody is left to read an
+        # answer, and nothing on the server failed
+        logger.info("client disconnected during %s %s", request.method, request.url.path)
+        detail = "the request body did not arrive whole (the client disconnected); send it again"
+        return problem(request, 400, "incomplete-request", detail)
     if status >= 500:
         return _unexpected_error(request, exc)
     extra: dict[str, Any] = {}

@@ -15,7 +15,6 @@ from exam_service.db import DbSession, PathId
 from exam_service.errors import InvalidInput
 from exam_service.models import PaperExam
 from exam_service.paper import pdf, service
-from exam_service.paper.scan import read_scans
 from exam_service.paper.schemas import (
     PaperExamCreate,
     PaperExamView,
@@ -23,7 +22,6 @@ from exam_service.paper.schemas import (
     PaperResponses,
     ScanReport,
 )
-from exam_service.paper.sheet import SheetLayout, form_sheet
 from exam_service.reports.controllers import CSV, PDF, download
 
 MAX_SCAN_BYTES = 64 * 1024 * 1024
@@ -178,17 +176,7 @@ class PaperExamController(Controller):
         uncertain row; settle them and send their answers to /responses."""
         exam = await service.visible_paper_exam(db, me, exam_id)
         data, media = await _upload(request)
-        doc = await service.document(db, exam)
-
-        def layouts(scanned_exam: int, form: str) -> SheetLayout | None:
-            if scanned_exam != exam.id or form not in {f.code for f in doc.forms}:
-                return None
-            return form_sheet(doc, form)
-
-        try:
-            readings = read_scans(data, media, layouts)
-        except ValueError as exc:
-            raise InvalidInput(f"the scan cannot be read: {exc}") from None
+        readings = service.read_scan_upload(await service.document(db, exam), data, media)
         return await service.grade_scans(db, me, exam, readings)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from litestar.testing import AsyncTestClient
 
 from exam_service.app import create_app
@@ -46,3 +49,50 @@ async def test_openapi_document_and_ui(client: Client) -> None:
     assert "/schema-assets/swagger-ui-bundle.js" in page.text
     asset = await client.get("/schema-assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+async def test_client_gone_mid_body_is_not_logged_as_a_server_fault(settings: Settings) -> None:
+    """A client that hangs up while sending its body (a closed tab, a load tester stopping)
+    is answered 400 and noted at INFO, not logged as an unhandled 500 error."""
+    app = create_app(settings)
+    sent: list[dict[str, Any]] = []
+    incoming = [
+        {"type": "http.request", "body": b'{"username": "a', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/auth/token",
+        "raw_path": b"/api/v1/auth/token",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"200")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    errors_logger = logging.getLogger("exam_service.errors")
+    async with AsyncTestClient(app=app):  # runs the app's start-up (it configures logging)
+        errors_logger.addHandler(handler)
+        try:
+            await app(scope, receive, send)  # type: ignore[arg-type]
+        finally:
+            errors_logger.removeHandler(handler)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (logging.INFO, "client disconnected during POST /api/v1/auth/token")
+    ]
