@@ -175,8 +175,10 @@ async def _mastery(session: AsyncSession, chosen: Subquery, raw_cut: float) -> l
 
 
 async def _item_sums(session: AsyncSession, chosen: Subquery) -> list[analysis.ItemSums]:
-    """Σx and Σx² of the scored exposures of each revision, for reliability."""
-    points = func.coalesce(AttemptItem.points, 0.0)
+    """Σx and Σx² of the scored exposures of each revision, for reliability. (Closed
+    attempts are graded in the transaction that closes them, so their points are set; SQL
+    sums skip NULLs, so one would count as 0 all the same.)"""
+    points = AttemptItem.points
     rows = await session.execute(
         select(func.count(), func.sum(points), func.sum(points * points))
         .join(chosen, chosen.c.attempt_id == AttemptItem.attempt_id)
@@ -372,7 +374,7 @@ async def item_report(
     chosen = selected_attempts(blueprint_id, users)
     n = int(await session.scalar(select(func.count()).select_from(chosen)) or 0)
     upper, lower = await _groups(session, chosen, n)
-    x = func.coalesce(AttemptItem.points, 0.0)
+    x = AttemptItem.points  # set on every item of a closed attempt; sums skip a NULL as 0
     total = Result.raw_score
     rows = await session.execute(
         select(
