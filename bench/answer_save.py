@@ -20,6 +20,9 @@ request, the ratio app/bare, the number of non-2xx responses, and a check of the
 `responses` rows. Target: ratio >= 0.6. The exit
 code is 0 whatever the ratio; it is non-zero only if something broke (errors, bad rows).
 
+Under `make bench` the headline figures also go to the table it ends with
+(`common.summary_row`; `bench/summary.py` prints it).
+
 Run: `make bench`, or `.venv/bin/python bench/answer_save.py --backends sqlite`.
 """
 
@@ -68,7 +71,11 @@ from exam_service.settings import ROOT, Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import free_port, new_database  # noqa: E402  (the bench folder is not a package)
+from common import (  # noqa: E402  (the bench folder is not a package)
+    free_port,
+    new_database,
+    summary_row,
+)
 
 TARGET_RATIO = 0.6
 BLUEPRINT = "seed-mock"
@@ -594,8 +601,8 @@ def run_backend(backend: str, client: Client, args: argparse.Namespace, folder: 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed run per endpoint")
-    parser.add_argument("--warmup", type=float, default=2.0, help="untimed run per endpoint")
+    parser.add_argument("--seconds", type=float, default=5.0, help="timed run per endpoint")
+    parser.add_argument("--warmup", type=float, default=1.0, help="untimed run per endpoint")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--candidates", type=int, default=32, help="one attempt each")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
@@ -648,12 +655,40 @@ def main(argv: list[str] | None = None) -> int:
     for backend, result in outcomes.items():
         if isinstance(result, Exception):
             print(f"  {backend}: not measured, the run failed")
+            summary_row(
+                "answer save", backend, "run", f"failed: {type(result).__name__}", "", False
+            )
             broken = True
             continue
         met = "meets the target" if result.ratio >= TARGET_RATIO else "misses the target"
         note = "; BROKEN: errors or bad rows, see above" if result.broken else ""
         print(f"  {backend}: {result.ratio:.2f} {met}{note}")
         broken = broken or result.broken
+        summary_row(
+            "answer save",
+            backend,
+            "app/bare req/s",
+            f"{result.ratio:.2f}",
+            f">= {TARGET_RATIO}",
+            result.ratio >= TARGET_RATIO,
+        )
+        summary_row(
+            "answer save",
+            backend,
+            "app req/s, p99",
+            f"{result.app.rps:.0f}, {result.app.p99_ms:.1f} ms",
+        )
+        errors = result.app.errors + result.bare.errors
+        summary_row("answer save", backend, "errors", str(errors), "0", errors == 0)
+        rows_ok = 0 < result.rows <= result.possible and not result.wrong_rows
+        summary_row(
+            "answer save",
+            backend,
+            "responses rows",
+            f"{result.rows} of {result.possible} possible, {result.wrong_rows} not as sent",
+            "0 not as sent",
+            rows_ok,
+        )
     return 1 if broken else 0
 
 

@@ -25,10 +25,10 @@ Afterwards the database is checked: every save that got a 200 is stored with the
 acknowledged answer per (attempt, position) (or with an answer sent after it that got no
 reply); every attempt has exactly one `results` row and none is left `in_progress`;
 expired attempts have `submitted_at` = deadline; attempts whose submit answered
-`submitted` are stored so, within their grace; `item_choices` match the stored answers
-(grading saw the final answers). Two graders racing for one attempt would show up as a
-second result row, an IntegrityError in a server log, or a 5xx on a submit or touch; all
-three are counted as double grades.
+`submitted` are stored so, within their grace; the options grading recorded as chosen
+(`attempt_items.chosen`) match the stored answers (grading saw the final answers). Two
+graders racing for one attempt would show up as a second result row, an IntegrityError in
+a server log, or a 5xx on a submit or touch; all three are counted as double grades.
 
 Printed per backend: HTTP errors by phase and status, lost answers, double grades, the
 checks above, p50/p99 latency per phase (start, save, submit, touch; measured from when
@@ -36,7 +36,10 @@ the request got a slot under the concurrency limit) and how long after the grace
 the last abandoned attempt was graded. Exit code 1 if any answer was lost, any attempt
 graded twice or not at all, or a run failed; else 0.
 
-Run: `.venv/bin/python bench/cohort_day.py` (500 candidates, about 3 minutes), or
+Under `make bench` the headline figures also go to the table it ends with
+(`common.summary_row`; `bench/summary.py` prints it).
+
+Run: `.venv/bin/python bench/cohort_day.py` (500 candidates, 3-4 minutes on 2 busy cores), or
 `.venv/bin/python bench/cohort_day.py --quick --backends sqlite`.
 """
 
@@ -50,12 +53,10 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,33 +64,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402  (the bench folder is not a package)
     BACKEND_LABELS,
     DEFAULT_POSTGRES,
+    GRADE_ERRORS,
     Server,
     bench_settings,
+    insert_blueprint,
     make_candidates,
     new_database,
+    open_attempts,
     percentile,
     prepare,
     random_answer,
+    summary_row,
+    timestamp,
 )
 
-from exam_service.db import create_engine, session_factory  # noqa: E402
-from exam_service.exams import service  # noqa: E402
+from exam_service.db import create_engine  # noqa: E402
 from exam_service.models import (  # noqa: E402
     Attempt,
     AttemptItem,
-    ItemChoice,
     QuestionRevision,
     Response,
     Result,
 )
-from exam_service.settings import Settings  # noqa: E402
 
 BLUEPRINT = "bench-cohort"
-SOURCE_BLUEPRINT = "seed-mock"
 PHASES = ("start", "save", "submit", "touch")
 STOP_SAVING_BEFORE = 2.0
 """Seconds before its deadline a candidate stops saving."""
-GRADE_ERRORS = ("IntegrityError", "UniqueViolation", "duplicate key", "UNIQUE constraint")
 
 
 @dataclass
@@ -151,10 +152,6 @@ class Load:
             self.tally.latencies_ms[phase].append((time.perf_counter() - began) * 1000)
         self.tally.statuses[phase][reply.status_code] += 1
         return reply
-
-
-def timestamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 async def sleep_until(moment: float) -> None:
@@ -228,37 +225,6 @@ async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: 
         await load.call("touch", candidate.client, "GET", path, candidate.token, None)
     else:
         await load.call("touch", candidate.client, "POST", submit_url, candidate.token, None)
-
-
-async def insert_blueprint(settings: Settings, time_limit: int, grace: int) -> None:
-    """`bench-cohort`: the `seed-mock` exam with a short time limit."""
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            source = service.blueprint_file(await service.get_blueprint(session, SOURCE_BLUEPRINT))
-            spec = msgspec.structs.replace(
-                source,
-                id=BLUEPRINT,
-                name="Benchmark cohort day",
-                time_limit_seconds=time_limit,
-                grace_seconds=grace,
-                max_open_attempts=1,
-            )
-            await service.create_blueprint(session, spec)
-    finally:
-        await engine.dispose()
-
-
-async def open_attempts(database_url: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            found = await connection.scalar(
-                select(func.count()).select_from(Attempt).where(Attempt.status == "in_progress")
-            )
-    finally:
-        await engine.dispose()
-    return int(found or 0)
 
 
 async def exam_day(
@@ -368,13 +334,15 @@ async def check_database(database_url: str, candidates: list[Candidate]) -> Chec
                     )
                 ).all()
             }
-            choices = dict(
-                (
-                    await connection.execute(
-                        select(ItemChoice.attempt_id, func.count()).group_by(ItemChoice.attempt_id)
+            choices: Counter[int] = Counter()
+            for attempt_id, chosen in (
+                await connection.execute(
+                    select(AttemptItem.attempt_id, AttemptItem.chosen).where(
+                        AttemptItem.chosen.is_not(None)
                     )
-                ).all()
-            )
+                )
+            ).all():
+                choices[attempt_id] += len(chosen.split())
     finally:
         await engine.dispose()
     checks = Checks(attempts=len(attempts), results=sum(results.values()))
@@ -467,14 +435,23 @@ class Outcome:
         )
 
 
+def instances_for(backend: str) -> int:
+    """One app instance on SQLite (one file, one writer); two on PostgreSQL."""
+    return 1 if backend == "sqlite" else 2
+
+
 def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> Outcome:
     database = new_database(backend, folder, args.postgres_url)
-    instances = 1 if backend == "sqlite" else 2
+    instances = instances_for(backend)
     servers: list[Server] = []
     try:
         settings = bench_settings(database.url, folder)
         prepare(settings)
-        asyncio.run(insert_blueprint(settings, args.time_limit, args.grace))
+        asyncio.run(
+            insert_blueprint(
+                settings, BLUEPRINT, "Benchmark cohort day", args.time_limit, args.grace
+            )
+        )
         tokens = asyncio.run(make_candidates(settings, args.candidates))
         for n in range(instances):
             servers.append(Server(settings, folder / f"server-{n}.log", args.sweep))
@@ -546,7 +523,7 @@ def print_outcome(outcome: Outcome) -> None:
         f"  expired with submitted_at != deadline {c.expired_wrong_time}; submit answered "
         f"'submitted' but stored otherwise {c.submitted_not_submitted}; submits sent before "
         f"the deadline that reached the server after the grace (closed as expired, not an "
-        f"error) {c.early_but_expired}; item_choices not matching the stored answers "
+        f"error) {c.early_but_expired}; chosen options not matching the stored answers "
         f"{c.choices_mismatch}"
     )
     print(
@@ -564,7 +541,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--candidates", type=int, default=500)
-    parser.add_argument("--time-limit", type=int, default=60, help="seconds, the blueprint's")
+    parser.add_argument("--time-limit", type=int, default=40, help="seconds, the blueprint's")
     parser.add_argument("--grace", type=int, default=3, help="the blueprint's grace_seconds")
     parser.add_argument("--start-spread", type=float, default=5.0, help="seconds")
     parser.add_argument("--think-min", type=float, default=0.2, help="seconds, before scaling")
@@ -624,19 +601,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     broken = False
     for backend, result in outcomes.items():
+        scenario = f"{backend}, {instances_for(backend)} app(s), {args.candidates} candidates"
         if isinstance(result, Exception):
             print(f"{backend:<12}  run failed: {type(result).__name__}")
+            summary_row(
+                "cohort day", scenario, "run", f"failed: {type(result).__name__}", "", False
+            )
             broken = True
             continue
         c, t = result.checks, result.tally
         non2xx = sum(n for p in PHASES for code, n in t.statuses[p].items() if code >= 300)
         non2xx -= t.late_saves_refused  # expected
+        save_p99 = percentile(t.latencies_ms["save"], 0.99)
         print(
             f"{backend:<12}{result.instances:>5}{c.attempts:>9}{c.results:>8}"
             f"{c.acknowledged:>7}{c.lost:>6}{result.double_grades:>7}"
-            f"{c.ungraded + c.in_progress:>9}{non2xx:>8}"
-            f"{percentile(t.latencies_ms['save'], 0.99):>9.0f}"
+            f"{c.ungraded + c.in_progress:>9}{non2xx:>8}{save_p99:>9.0f}"
         )
+        for figure, count in (
+            ("lost answers", c.lost),
+            ("double grades", result.double_grades),
+            ("ungraded or left open", c.ungraded + c.in_progress),
+        ):
+            summary_row("cohort day", scenario, figure, str(count), "0", count == 0)
+        summary_row("cohort day", scenario, "non-2xx besides late-save 409s", str(non2xx))
+        server_errors = sum(n for p in PHASES for code, n in t.statuses[p].items() if code >= 500)
+        summary_row("cohort day", scenario, "5xx", str(server_errors), "0", server_errors == 0)
+        summary_row(
+            "cohort day",
+            scenario,
+            "all checks",
+            "failed" if result.broken else "passed",
+            "passed",
+            not result.broken,
+        )
+        summary_row("cohort day", scenario, "save p99", f"{save_p99:.0f} ms")
         broken = broken or result.broken
     return 1 if broken else 0
 

@@ -1,15 +1,18 @@
-"""Helpers shared by the resilience benchmarks `cohort_day.py` and `crash.py`.
+"""Helpers shared by the benchmarks.
 
 Fresh databases (a temporary SQLite file, or `exam_bench_<random>` on the PostgreSQL server,
-dropped at the end), migration and bank import, candidates with real tokens made directly in
-the database (no sign-ins), valid random answers in display ids, app servers as child
-processes (`python -m exam_service serve`, so a SIGKILL kills the real server), and
-percentiles. The approach follows `bench/answer_save.py`.
+dropped at the end), migration and bank import, a short timed blueprint, candidates with
+real tokens made directly in the database (no sign-ins), valid random answers in display
+ids, app servers as child processes (`python -m exam_service serve`, so a SIGKILL kills the
+real server), percentiles, and `summary_row`, which records a headline figure for the table
+`make bench` prints at the end (`bench/summary.py`). The approach follows
+`bench/answer_save.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import random
@@ -22,11 +25,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
 import httpx
+import msgspec
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from exam_service.auth.passwords import hash_password
@@ -36,7 +42,9 @@ from exam_service.auth.service import create_user
 from exam_service.bank.loader import load_bank
 from exam_service.bank.service import import_bank_into
 from exam_service.db import create_engine, session_factory
+from exam_service.exams import service
 from exam_service.migrate import upgrade
+from exam_service.models import Attempt
 from exam_service.settings import ROOT, Settings
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -44,6 +52,10 @@ BACKEND_LABELS = {
     "sqlite": "a temporary file through aiosqlite; WAL, synchronous=FULL",
     "postgresql": "a temporary database through asyncpg",
 }
+GRADE_ERRORS = ("IntegrityError", "UniqueViolation", "duplicate key", "UNIQUE constraint")
+"""What a second grading of one attempt would leave in a server log: `results` is keyed by
+the attempt, so a second insert fails instead of adding a row."""
+SUMMARY_ENV = "EXAM_BENCH_SUMMARY"
 
 # --- databases and data -------------------------------------------------------------------
 
@@ -118,6 +130,51 @@ def prepare(settings: Settings) -> None:
     if bank.problems:
         raise RuntimeError(f"the bank at {settings.bank_path} has problems: {bank.problems[:3]}")
     asyncio.run(import_bank_into(settings.database_url, bank))
+
+
+async def insert_blueprint(
+    settings: Settings,
+    blueprint_id: str,
+    name: str,
+    time_limit: int,
+    grace: int,
+    source: str = "seed-mock",
+) -> None:
+    """A copy of the `source` blueprint (30 items for `seed-mock`) with a short time limit
+    and one open attempt per candidate, inserted directly."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            original = service.blueprint_file(await service.get_blueprint(session, source))
+            spec = msgspec.structs.replace(
+                original,
+                id=blueprint_id,
+                name=name,
+                time_limit_seconds=time_limit,
+                grace_seconds=grace,
+                max_open_attempts=1,
+            )
+            await service.create_blueprint(session, spec)
+    finally:
+        await engine.dispose()
+
+
+async def open_attempts(database_url: str) -> int:
+    """How many attempts are still `in_progress`."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.status == "in_progress")
+            )
+    finally:
+        await engine.dispose()
+    return int(found or 0)
+
+
+def timestamp(text: str) -> float:
+    """Seconds since the epoch of an ISO 8601 time as the API writes it."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -299,3 +356,28 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
     return ordered[rank - 1]
+
+
+# --- the summary table --------------------------------------------------------------------
+
+
+def summary_row(
+    bench: str, scenario: str, figure: str, value: str, target: str = "", ok: bool | None = None
+) -> None:
+    """Record one headline figure for the table `make bench` ends with (`bench/summary.py`):
+    one JSON object per line, appended to the file named by EXAM_BENCH_SUMMARY. Nothing
+    happens when the variable is unset, as when a script is run on its own. `ok` is whether
+    the figure meets `target` (None: no target)."""
+    path = os.environ.get(SUMMARY_ENV)
+    if not path:
+        return
+    row = {
+        "bench": bench,
+        "scenario": scenario,
+        "figure": figure,
+        "value": value,
+        "target": target,
+        "ok": ok,
+    }
+    with open(path, "a", encoding="utf-8") as out:  # one short write: lines do not interleave
+        out.write(json.dumps(row) + "\n")

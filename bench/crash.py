@@ -25,7 +25,10 @@ Printed per backend: saves acknowledged, positions checked, found, replaced, los
 status, connection errors, restart-to-ready times and p50/p99 save latency. The exit code is
 1 if any acknowledged save was lost (or a run failed), else 0.
 
-Run: `.venv/bin/python bench/crash.py` (both backends, about 3 minutes), or
+Under `make bench` the headline figures also go to the table it ends with
+(`common.summary_row`; `bench/summary.py` prints it).
+
+Run: `.venv/bin/python bench/crash.py` (both backends, about 3 minutes on 2 busy cores), or
 `.venv/bin/python bench/crash.py --quick --backends sqlite`.
 """
 
@@ -57,6 +60,7 @@ from common import (  # noqa: E402  (the bench folder is not a package)
     percentile,
     prepare,
     random_answer,
+    summary_row,
 )
 
 from exam_service.db import create_engine  # noqa: E402
@@ -321,7 +325,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs per backend")
     parser.add_argument("--savers", type=int, default=32, help="concurrent savers")
     parser.add_argument("--min-gap", type=float, default=0.3, help="seconds of load before a kill")
-    parser.add_argument("--max-gap", type=float, default=1.5)
+    parser.add_argument("--max-gap", type=float, default=1.0)
     parser.add_argument("--tail", type=float, default=2.0, help="seconds of load after the last")
     parser.add_argument("--max-tries", type=int, default=2000, help="sends per save at most")
     parser.add_argument("--seed", type=int, default=None, help="for the kill moments and answers")
@@ -367,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     broken = False
     for backend, result in outcomes.items():
+        scenario = f"{backend}, {args.savers} savers"
         if isinstance(result, Exception):
             print(f"{backend:<12}  run failed: {type(result).__name__}")
+            summary_row("crash", scenario, "run", f"failed: {type(result).__name__}", "", False)
             broken = True
             continue
         non200 = sum(n for code, n in result.tally.statuses.items() if code != 200)
@@ -376,6 +382,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{backend:<12}{result.kills:>6}{result.acknowledged:>8}{result.positions:>11}"
             f"{result.found:>7}{result.replaced:>10}{result.lost:>6}{non200:>9}"
             f"{result.tally.connection_errors:>10}"
+        )
+        summary_row(
+            "crash",
+            scenario,
+            "SIGKILLs",
+            str(result.kills),
+            str(args.kills),
+            result.kills == args.kills,
+        )
+        summary_row("crash", scenario, "acknowledged saves", str(result.acknowledged))
+        summary_row("crash", scenario, "lost answers", str(result.lost), "0", result.lost == 0)
+        summary_row(
+            "crash",
+            scenario,
+            "rows with an answer never sent",
+            str(result.phantom),
+            "0",
+            result.phantom == 0,
+        )
+        restarts = result.tally.restarts_s
+        summary_row(
+            "crash",
+            scenario,
+            "restart to /ready p50 / max",
+            f"{percentile(restarts, 0.5):.2f} / {max(restarts, default=0):.2f} s",
         )
         broken = broken or result.broken
     return 1 if broken else 0

@@ -22,8 +22,9 @@ every booklet is drawn in full, none copied. Timed:
 3. `render_booklets(doc, codes, processes=P)`: the same N booklets spread over P fresh
    ("spawn") worker processes, wall time including the workers' start-up and cold caches.
    (It returns one PDF per form code, so the N booklets are rendered but 26 come back.)
-4. naive Platypus: one booklet per form (at most 26), every question a `KeepTogether` of
-   `Paragraph`s wrapped anew per copy by `SimpleDocTemplate`, no layout cache;
+4. naive Platypus: `--platypus` booklets (default 10, forms A, B, ...; at most 26), every
+   question a `KeepTogether` of `Paragraph`s wrapped anew per copy by `SimpleDocTemplate`,
+   no layout cache (about 0.2 s each, so a sample is enough for the comparison);
 5. WeasyPrint: form A's booklet as a simple HTML page (cover, instructions, case scenarios,
    numbered questions with lettered options; all text through `html.escape`) converted once
    by the `weasyprint` command of the Debian package (installed with apt-get when missing
@@ -39,9 +40,12 @@ of questions, at most one page per question plus two) and agrees with the "Page 
 footer; every booklet starts with %PDF; the worker processes' booklets are byte-identical
 to the in-process ones (ReportLab runs in invariant mode); WeasyPrint's PDF is readable.
 
+Under `make bench` the headline figures also go to the table it ends with
+(`common.summary_row`; `bench/summary.py` prints it).
+
 Run: `.venv/bin/python bench/paper.py` (options `--booklets 300 --questions 65
---processes 2`). The exit code is 0 whatever the timings; 1 if something broke (a check
-failed, WeasyPrint could not be installed or failed).
+--processes 2 --platypus 10`). The exit code is 0 whatever the timings; 1 if something
+broke (a check failed, WeasyPrint could not be installed or failed).
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ from exam_service.paper.forms import form_codes, layout_of, make_forms, printed_
 from exam_service.paper.pdf import STANDARD_INSTRUCTIONS, LayoutCache, booklet_pdf, render_booklets
 from exam_service.paper.sheet import letter
 from exam_service.settings import ROOT
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import summary_row  # noqa: E402  (the bench folder is not a package)
 
 SEED = 2
 """A draw with three cases (10 of its questions), so case scenarios are printed too."""
@@ -415,9 +423,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--booklets", type=int, default=300, help="booklets per timed batch")
     parser.add_argument("--questions", type=int, default=65, help="questions per booklet")
     parser.add_argument("--processes", type=int, default=2, help="for render_booklets")
+    parser.add_argument(
+        "--platypus", type=int, default=10, help=f"naive Platypus booklets, 1-{FORMS}"
+    )
     args = parser.parse_args(argv)
     if args.booklets < 1 or args.questions < 1:
         parser.error("--booklets and --questions must be at least 1")
+    if not 1 <= args.platypus <= FORMS:
+        parser.error(f"--platypus must be between 1 and {FORMS}")
     return args
 
 
@@ -463,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         broken.append(f"worker booklets differ from in-process ones: forms {differing}")
     best = min(warm.ms_per_booklet, spread.ms_per_booklet)
 
-    platypus_codes = codes[:FORMS]
+    platypus_codes = form_codes(FORMS)[: args.platypus]
     platypus, platypus_pdf = time_platypus(doc, platypus_codes)
     platypus_pages = len(PdfReader(io.BytesIO(platypus_pdf)).pages)
     print(
@@ -493,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print("\nverdict")
+    scenario = f"{args.booklets} booklets of {args.questions} questions"
     for name, batch in (("one process", warm), (f"processes={args.processes}", spread)):
         ms = batch.ms_per_booklet
         print(
@@ -500,6 +514,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{verdict(ms)}; "
             f"{AMC_MS / ms:.1f}x faster per copy than AMC (quoted {AMC_MS / 1000:.2f} s)"
         )
+        summary_row(
+            "paper",
+            scenario,
+            f"per booklet, {name}",
+            f"{ms:.1f} ms (CPU {batch.cpu_ms_per_booklet:.1f})",
+            f"<= {TARGET_MS[1]:g} ms",
+            ms <= TARGET_MS[1],
+        )
+    summary_row(
+        "paper",
+        scenario,
+        "faster per copy than AMC (quoted)",
+        f"{AMC_MS / best:.1f}x",
+        ">= 10x",
+        AMC_MS / best >= 10,
+    )
+    summary_row(
+        "paper", scenario, "faster than naive Platypus", f"{platypus.ms_per_booklet / best:.1f}x"
+    )
     print(
         f"  naive Platypus measured {platypus.ms_per_booklet:.0f} ms per booklet "
         f"(quoted {PLATYPUS_QUOTED_MS / 1000:.2f} s): ours is "
@@ -513,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
             f"in CPU time {weasy.cpu_seconds / warm.cpu_seconds * warm.count:.0f}x "
             f"(one process)"
         )
+        summary_row(
+            "paper", scenario, "faster than WeasyPrint", f"{weasy.seconds * 1000 / best:.0f}x"
+        )
+    summary_row("paper", scenario, "checks", "failed" if broken else "passed", "passed", not broken)
     print(f"  output: pypdf reads booklet A, {pages} pages", end="")
     if broken:
         print("\nBROKEN:")
