@@ -18,11 +18,12 @@ How: a fresh PostgreSQL database `exam_bench_<random>` is created (asyncpg), mig
 `bench-65` inserted (50 scored, 15 unscored, scale 100-1000, pass 720, raw cut 70). The
 data is generated server-side with `INSERT ... SELECT ... FROM generate_series(...)`:
 candidates (5 attempts each, all in one cohort owned by an instructor), submitted
-attempts, 65 attempt items each (revisions by a per-attempt offset into the imported
-revisions; points 0/1 from a per-revision facility plus a per-attempt ability), one
-response per item, results (raw score, percent, the scaled score by the same
-piecewise-linear map as `exam_service.grading.scoring.scaled_score`, passed) and the
-chosen options of single and multiple items (`attempt_items.chosen`); then VACUUM ANALYZE.
+attempts, 65 draws each (revisions by a per-attempt offset into the imported revisions;
+points 0/1 from a per-revision facility plus a per-attempt ability), from the draws the
+results (raw score, percent, the scaled score by the same piecewise-linear map as
+`exam_service.grading.scoring.scaled_score`, passed), then the attempt items with the
+options chosen on single and multiple items and the attempt's raw score, as grading
+writes them, one response per item and the per-objective rows; then VACUUM ANALYZE.
 The load runs with `session_replication_role = replica` (no per-row foreign-key checks: the
 rows are generated consistent) and rebuilds the secondary indexes after the inserts. The
 first size is loaded, measured, then the next size's extra attempts are added to the same
@@ -66,9 +67,12 @@ from exam_service.settings import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import asyncpg_dsn, pg_admin  # noqa: E402  (the bench folder is not a package)
+from common import asyncpg_dsn, pg_admin, summary_row  # noqa: E402  (the bench folder is not a package)
 
 TARGET_RATIO = 2.0
+FLAT_MEMORY = 1.5
+"""Python peak memory counts as flat if the largest size needs at most this times the
+smallest's."""
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BLUEPRINT = "bench-65"
 ITEMS = 65
@@ -154,6 +158,19 @@ SELECT (row_number() OVER (ORDER BY r.id) - 1)::int AS rank,
 FROM question_revisions r
 """
 
+# Each new attempt's 65 draws: the revision (by a per-attempt offset into the imported
+# revisions) and its points, 0 or 1 with chance the revision's facility plus the attempt's
+# ability (its seed: -0.25..+0.25). A hash of (attempt, position) stands in for random()
+# so that the results and the item rows, written by two statements, see the same points.
+DRAWS = f"""SELECT a.id AS attempt_id, p AS position, r.id AS revision_id,
+    ((hashint8(a.id::bigint * 1000 + p) & 2147483647) / 2147483648.0
+        < greatest(0.02, least(0.98, r.facility + ((a.seed % 1000) / 1000.0 - 0.5) / 2))
+    )::int::float AS points
+FROM attempts a
+CROSS JOIN generate_series(1, {ITEMS}) p
+JOIN bench_revisions r ON r.rank = (a.id * {ITEMS} + p) % (SELECT count(*) FROM bench_revisions)
+WHERE a.id > $1::int"""
+
 # (table, statement, its parameters $1, $2, ... by name): "count" attempts to add,
 # "candidates" to add, "first" new candidate's number, attempt ids "after" this are new
 LOAD_SQL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -197,24 +214,41 @@ LOAD_SQL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("count", "candidates"),
     ),
     (
+        "results",
+        # exam_service.grading.scoring.scaled_score with scale 100-1000, pass 720, cut 70
+        f"""WITH d AS ({DRAWS})
+        INSERT INTO results (attempt_id, raw_score, raw_possible, raw_percent,
+            scaled_score, passed, objectives, graded_at)
+        SELECT attempt_id, raw, possible, round(pct::numeric, 1), CASE
+                WHEN pct <= 70 THEN round((100 + (720 - 100) * pct / 70)::numeric)
+                ELSE round((720 + (1000 - 720) * (pct - 70) / (100 - 70))::numeric)
+            END, pct >= 70, '[]'::jsonb, now()
+        FROM (
+            SELECT attempt_id, raw, possible, 100 * raw / possible AS pct FROM (
+                SELECT attempt_id, sum(points) FILTER (WHERE position <= {SCORED}) AS raw,
+                    count(*) FILTER (WHERE position <= {SCORED}) AS possible
+                FROM d GROUP BY attempt_id) t) s
+        ORDER BY attempt_id""",
+        ("after",),
+    ),
+    (
         "attempt_items",
-        # the seed doubles as the candidate's ability: -0.25..+0.25 on every facility; a
-        # right answer chose the key, a wrong one a distractor picked by position
-        f"""INSERT INTO attempt_items (attempt_id, position, revision_id, scored, layout,
-            points, chosen)
-        SELECT a.id, p, r.id, p <= {SCORED}, r.layout, x.points,
-            CASE WHEN r.type IN ('single', 'multiple') THEN CASE WHEN x.points = 1
+        # the same draws again, with the attempt's raw score that grading copies onto
+        # its items; a right answer chose the key, a wrong one a distractor by position
+        f"""WITH d AS ({DRAWS})
+        INSERT INTO attempt_items (attempt_id, position, revision_id, scored, layout,
+            points, chosen, attempt_score)
+        SELECT d.attempt_id, d.position, d.revision_id, d.position <= {SCORED}, r.layout,
+            d.points,
+            CASE WHEN r.type IN ('single', 'multiple') THEN CASE WHEN d.points = 1
                 THEN r.key_text
-                ELSE r.distractors ->> ((a.id + p) % jsonb_array_length(r.distractors))::int
-            END END
-        FROM attempts a
-        CROSS JOIN generate_series(1, {ITEMS}) p
-        JOIN bench_revisions r
-          ON r.rank = (a.id * {ITEMS} + p) % (SELECT count(*) FROM bench_revisions)
-        CROSS JOIN LATERAL (SELECT (random() < greatest(0.02, least(0.98,
-                r.facility + ((a.seed % 1000) / 1000.0 - 0.5) / 2)))::int::float AS points) x
-        WHERE a.id > $1::int
-        ORDER BY a.id, p""",
+                ELSE r.distractors ->> ((d.attempt_id + d.position)
+                    % jsonb_array_length(r.distractors))::int
+            END END,
+            s.raw_score
+        FROM d JOIN bench_revisions r ON r.id = d.revision_id
+        JOIN results s ON s.attempt_id = d.attempt_id
+        ORDER BY d.attempt_id, d.position""",
         ("after",),
     ),
     (
@@ -224,22 +258,6 @@ LOAD_SQL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         FROM attempt_items i JOIN bench_revisions r ON r.id = i.revision_id
         WHERE i.attempt_id > $1::int
         ORDER BY i.attempt_id, i.position""",
-        ("after",),
-    ),
-    (
-        "results",
-        # exam_service.grading.scoring.scaled_score with scale 100-1000, pass 720, cut 70
-        """INSERT INTO results (attempt_id, raw_score, raw_possible, raw_percent,
-            scaled_score, passed, objectives, graded_at)
-        SELECT attempt_id, raw, possible, round(pct::numeric, 1), CASE
-                WHEN pct <= 70 THEN round((100 + (720 - 100) * pct / 70)::numeric)
-                ELSE round((720 + (1000 - 720) * (pct - 70) / (100 - 70))::numeric)
-            END, pct >= 70, '[]'::jsonb, now()
-        FROM (
-            SELECT attempt_id, raw, possible, 100 * raw / possible AS pct FROM (
-                SELECT attempt_id, sum(points) FILTER (WHERE scored) AS raw,
-                    count(*) FILTER (WHERE scored) AS possible
-                FROM attempt_items WHERE attempt_id > $1::int GROUP BY attempt_id) t) s""",
         ("after",),
     ),
     (
@@ -577,15 +595,32 @@ def print_summary(outcomes: list[SizeOutcome]) -> None:
             ratio = timing.best / o.base.best
             met = "meets the target" if ratio <= TARGET_RATIO else "misses the target"
             print(f"  {o.attempts} attempts, {timing.name}: {ratio:.2f}x {met}")
+            summary_row(
+                "reports",
+                f"{o.attempts} attempts, PostgreSQL",
+                f"{timing.name} / one responses scan",
+                f"{ratio:.2f}x ({timing.best * 1000:.0f} vs {o.base.best * 1000:.0f} ms)",
+                f"<= {TARGET_RATIO:g}x",
+                ratio <= TARGET_RATIO,
+            )
     if len(outcomes) > 1:
         first, last = outcomes[0], outcomes[-1]
         for name, a, b in (
             ("cohort report", first.cohort, last.cohort),
             ("item report", first.items, last.items),
         ):
+            growth = b.peak_mib / a.peak_mib
             print(
                 f"  {name} py peak: {a.peak_mib:.2f} MiB at {first.attempts}, "
-                f"{b.peak_mib:.2f} MiB at {last.attempts} ({b.peak_mib / a.peak_mib:.2f}x)"
+                f"{b.peak_mib:.2f} MiB at {last.attempts} ({growth:.2f}x)"
+            )
+            summary_row(
+                "reports",
+                f"{first.attempts} -> {last.attempts} attempts",
+                f"{name} Python peak memory",
+                f"{a.peak_mib:.2f} -> {b.peak_mib:.2f} MiB ({growth:.2f}x)",
+                f"flat (<= {FLAT_MEMORY:g}x)",
+                growth <= FLAT_MEMORY,
             )
 
 

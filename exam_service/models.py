@@ -239,6 +239,10 @@ class AttemptItem(Base):
     """Set when the attempt is graded, on `single` and `multiple` items answered: the bank
     ids of the options chosen, sorted and joined by spaces (ids hold no spaces), so that
     distractor analysis groups by one column of the table it already reads."""
+    attempt_score: Mapped[float | None] = mapped_column(Float)
+    """The attempt's raw score, copied onto its items when it is graded: item analysis
+    (item against the rest of the score, upper and lower groups) then reads this one table
+    instead of joining every item row to `results`."""
 
     revision: Mapped[QuestionRevision] = relationship()
 

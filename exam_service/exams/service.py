@@ -713,6 +713,8 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
         graded_at=utcnow(),
     )
     session.add(result)
+    for item in attempt.items:
+        item.attempt_score = grade.raw_score
     await session.flush()
     ids = dict((await session.execute(select(Objective.code, Objective.id))).all())
     if grade.objectives:

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 Z95 = 1.959964
-GROUP_SHARE = 0.27
+GROUP_PERCENT = 27
+GROUP_SHARE = GROUP_PERCENT / 100
 TOO_EASY = 0.95
 TOO_HARD = 0.20
 LOW_DISCRIMINATION = 0.10
@@ -65,8 +66,10 @@ def correlation(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float
 
 
 def group_size(attempts: int) -> int:
-    """How many attempts form each of the upper and lower groups."""
-    return max(1, round(GROUP_SHARE * attempts)) if attempts >= 2 else 0
+    """How many attempts form each of the upper and lower groups: 27% rounded half up, in
+    integers so that SQL (`reports.service`) computes exactly the same; at least one from
+    two attempts on (27% of 2 rounds to 1)."""
+    return (GROUP_PERCENT * attempts + 50) // 100
 
 
 @dataclass(frozen=True)

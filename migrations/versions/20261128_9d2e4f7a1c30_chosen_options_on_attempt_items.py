@@ -1,4 +1,5 @@
-"""Chosen options move from `item_choices` onto `attempt_items.chosen`.
+"""Chosen options move from `item_choices` onto `attempt_items.chosen`, and each item row
+gets its attempt's raw score (`attempt_score`).
 
 The item report then reads one table in one pass for facility, discrimination and option
 shares; on PostgreSQL, joint statistics of the columns it groups by let the planner see
@@ -22,7 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BATCH = 5000
-STATISTICS = "st_attempt_items_revision_id_scored_chosen"
+STATISTICS = "st_attempt_items_revision_id_scored_chosen_points"
 
 attempt_items = sa.table(
     "attempt_items",
@@ -30,6 +31,7 @@ attempt_items = sa.table(
     sa.column("position", sa.Integer()),
     sa.column("revision_id", sa.Integer()),
     sa.column("chosen", sa.Text()),
+    sa.column("attempt_score", sa.Float()),
 )
 item_choices = sa.table(
     "item_choices",
@@ -39,7 +41,10 @@ item_choices = sa.table(
     sa.column("revision_id", sa.Integer()),
 )
 results = sa.table(
-    "results", sa.column("attempt_id", sa.Integer()), sa.column("objectives", sa.JSON())
+    "results",
+    sa.column("attempt_id", sa.Integer()),
+    sa.column("raw_score", sa.Float()),
+    sa.column("objectives", sa.JSON()),
 )
 result_objectives = sa.table(
     "result_objectives",
@@ -60,6 +65,7 @@ def _in_batches(rows: list[dict[str, Any]], write: Any) -> None:
 def upgrade() -> None:
     with op.batch_alter_table("attempt_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chosen", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("attempt_score", sa.Float(), nullable=True))
 
     bind = op.get_bind()
     chosen: dict[tuple[int, int], list[str]] = {}
@@ -79,6 +85,13 @@ def upgrade() -> None:
         [{"a": a, "p": p, "c": " ".join(sorted(ids))} for (a, p), ids in chosen.items()],
         lambda batch: bind.execute(update, batch),
     )
+    bind.execute(
+        attempt_items.update().values(
+            attempt_score=sa.select(results.c.raw_score)
+            .where(results.c.attempt_id == attempt_items.c.attempt_id)
+            .scalar_subquery()
+        )
+    )
     _backfill_result_objectives(bind)
     if bind.dialect.name == "postgresql":
         # the item report groups by these three columns: without joint statistics the
@@ -86,7 +99,7 @@ def upgrade() -> None:
         # aggregate in parallel
         op.execute(
             f"CREATE STATISTICS {STATISTICS} (ndistinct) "
-            "ON revision_id, scored, chosen FROM attempt_items"
+            "ON revision_id, scored, chosen, points FROM attempt_items"
         )
 
     with op.batch_alter_table("item_choices", schema=None) as batch_op:
@@ -160,4 +173,5 @@ def downgrade() -> None:
     ]
     _in_batches(rows, lambda batch: bind.execute(item_choices.insert(), batch))
     with op.batch_alter_table("attempt_items", schema=None) as batch_op:
+        batch_op.drop_column("attempt_score")
         batch_op.drop_column("chosen")

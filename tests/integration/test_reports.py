@@ -172,8 +172,8 @@ async def _choices_and_objective_rows(url: str) -> tuple[list[Any], list[Any]]:
         async with engine.connect() as connection:
             chosen = await connection.execute(
                 text(
-                    "SELECT attempt_id, position, chosen FROM attempt_items "
-                    "WHERE chosen IS NOT NULL ORDER BY attempt_id, position"
+                    "SELECT attempt_id, position, chosen, attempt_score FROM attempt_items "
+                    "ORDER BY attempt_id, position"
                 )
             )
             nodes = await connection.execute(
@@ -190,10 +190,12 @@ async def _choices_and_objective_rows(url: str) -> tuple[list[Any], list[Any]]:
 async def test_migration_keeps_choices_and_rebuilds_objective_rows(
     db_url: str, hand_cohort: dict[str, Any]
 ) -> None:
-    """Down to the revision that kept choices in `item_choices`, with the per-objective rows
-    gone as for attempts graded before they existed, then up again: the same rows."""
+    """Down to the revision that kept choices in `item_choices` (and no raw score on item
+    rows), with the per-objective rows gone as for attempts graded before they existed,
+    then up again: the same rows."""
     chosen, nodes = await _choices_and_objective_rows(db_url)
-    assert any(" " in c for _, _, c in chosen) and nodes  # a multiple-answer item, nodes
+    assert any(" " in (c or "") for _, _, c, _ in chosen)  # a multiple-answer item
+    assert all(score is not None for *_, score in chosen) and nodes
     await asyncio.to_thread(downgrade, db_url, "35661c9ed3eb")
     engine = create_engine(db_url)
     try:
@@ -360,6 +362,7 @@ async def seed_random_attempts(
                             layout={},
                             points=float(points[index, j]),
                             chosen=" ".join(sorted(chosen[index][j])) or None,
+                            attempt_score=total,
                         )
                         for j, qid in enumerate(IDS)
                     ],
