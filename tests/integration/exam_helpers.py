@@ -59,7 +59,9 @@ def right_answer(item: dict[str, Any], question: dict[str, Any]) -> Any:
         }
     letter = {o["text"]: o["id"] for o in item["options"]}
     text = {o["id"]: o["text"] for o in question["options"]}
-    return [letter[text[k]] for k in question["key"]]
+    letters = [letter[text[k]] for k in question["key"]]
+    # the service sends a multiple-answer key in letter order, as a candidate would tick it
+    return letters if item["type"] == "ordering" else sorted(letters)
 
 
 def wrong_answer(item: dict[str, Any], question: dict[str, Any]) -> Any:
