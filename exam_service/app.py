@@ -71,12 +71,12 @@ async def health() -> dict[str, str]:
 def create_app(settings: Settings) -> Litestar:
     """Build the app for `settings`; the engine is made at startup and disposed at shutdown."""
     check_secret(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.sqlite_busy_timeout_ms)
     auth = jwt_auth(settings)
     sessions = session_factory(engine)
     heads = head_revisions()
 
-    writer = ResponseWriter(engine)
+    writer = ResponseWriter(engine, settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:

@@ -58,26 +58,33 @@ def utcnow() -> datetime:
 
 # WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
 # before it returns, which the answer-save guarantee relies on.
-SQLITE_PRAGMAS = (
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=10000",
-)
+DEFAULT_SQLITE_BUSY_MS = 10_000
+"""How long a SQLite write waits for the file's write lock before it gives up."""
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in SQLITE_PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
+def sqlite_pragmas(busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS) -> tuple[str, ...]:
+    """What every SQLite connection of the service runs first."""
+    return (
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+    )
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS) -> AsyncEngine:
     """An async engine for `url`, with the per-connection SQLite settings applied."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = sqlite_pragmas(sqlite_busy_timeout_ms)
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in pragmas:
+                cursor.execute(pragma)
+            cursor.close()
+
+        event.listen(engine.sync_engine, "connect", on_connect)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 

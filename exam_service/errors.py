@@ -11,18 +11,21 @@
      ├── RateLimited            429  too many requests; carries Retry-After
      └── NotReady               503  the database is unreachable or not migrated
 
-Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors)
-into `application/problem+json` responses, so no handler builds an error by hand.
-Every message says what was wrong and what to do about it.
+Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors, and
+SQLite's "database is locked", which becomes 503 with Retry-After: the request wrote
+nothing and may be sent again) into `application/problem+json` responses, so no handler
+builds an error by hand. Every message says what was wrong and what to do about it.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
@@ -177,8 +180,27 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+BUSY_RETRY_SECONDS = 2
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """SQLite gives up waiting for its write lock ("database is locked") when writers queue
+    for longer than EXAM_SQLITE_BUSY_TIMEOUT_MS: the request wrote nothing, so it is safe
+    and right to send it again. Anything else from the database is a server fault."""
+    if "database is locked" not in str(exc):
+        return _unexpected_error(request, exc)
+    logger.warning("SQLite write lock timed out on %s %s", request.method, request.url.path)
+    detail = (
+        "the database is busy with other writes and this request was not carried out (nothing "
+        f"of it was saved); send it again in {BUSY_RETRY_SECONDS} seconds"
+    )
+    return problem(request, 503, "busy", detail, None, {"Retry-After": str(BUSY_RETRY_SECONDS)})
+
+
 problem_handlers: ExceptionHandlersMap = {
     ExamServiceError: _service_error,
     HTTPException: _http_error,
+    sqlalchemy.exc.OperationalError: _database_error,
+    sqlite3.OperationalError: _database_error,
     Exception: _unexpected_error,
 }

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from litestar.di import NamedDependency
 
+from exam_service.db import DEFAULT_SQLITE_BUSY_MS
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'exam_service.sqlite3'}"
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
@@ -33,6 +35,9 @@ class Settings:
     signin_window_seconds: int = 300
     sweep_interval_seconds: int = 15
     """How often each instance closes expired attempts; 0 turns the background sweep off."""
+    sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS
+    """How long a write waits for SQLite's write lock; past it the request gets 503 with
+    Retry-After (nothing of it was written)."""
 
     @property
     def is_development(self) -> bool:
@@ -72,6 +77,9 @@ class Settings:
             ),
             sweep_interval_seconds=number(
                 "EXAM_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
+            ),
+            sqlite_busy_timeout_ms=number(
+                "EXAM_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms
             ),
         )
 

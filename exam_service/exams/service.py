@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.bank.format import BlueprintFile, ScaleFile
-from exam_service.db import SQLITE_PRAGMAS, utcnow
+from exam_service.db import DEFAULT_SQLITE_BUSY_MS, sqlite_pragmas, utcnow
 from exam_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exam_service.exams import assembly
 from exam_service.exams.delivery import (
@@ -499,8 +499,9 @@ class SqliteAnswers:
     queueing saves here, instead of letting pooled connections race for the file lock
     and back off, keeps the tail latency low (p99 from about 1.5 s to about 0.1 s)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_timeout_ms: int) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self.connection: Any = None
         self.lock = asyncio.Lock()
 
@@ -508,7 +509,7 @@ class SqliteAnswers:
         import aiosqlite
 
         self.connection = await aiosqlite.connect(self.path)
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in sqlite_pragmas(self.busy_timeout_ms):
             await self.connection.execute(pragma)
 
     async def write(self, values: tuple[Any, ...]) -> int:
@@ -539,6 +540,7 @@ class ResponseWriter:
     """
 
     engine: AsyncEngine
+    sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS
     capacity: int = 20_000
     pool_size: int = 16
     shapes: OrderedDict[int, AttemptShape] = field(default_factory=OrderedDict)
@@ -555,7 +557,7 @@ class ResponseWriter:
                         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
                         store = PostgresAnswers(dsn, self.pool_size)
                     else:
-                        store = SqliteAnswers(url.database or "")
+                        store = SqliteAnswers(url.database or "", self.sqlite_busy_timeout_ms)
                     await store.open()
                     self.answers = store
         return self.answers

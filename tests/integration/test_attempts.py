@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 
+from exam_service.app import create_app
 from exam_service.db import create_engine, session_factory
 from exam_service.exams.service import sweep_expired
 from exam_service.settings import Settings
@@ -477,3 +481,43 @@ async def test_nothing_leaks_before_release(
         f"/api/v1/attempts/{attempt['id']}/result", headers=people["instructor"].headers
     )
     assert staff.json()["review_available"] is True and staff.json()["review"]
+
+
+async def test_sqlite_write_lock_timeout_is_a_busy_503_and_loses_nothing(
+    settings: Settings, people: dict[str, Person]
+) -> None:
+    """While another process holds SQLite's write lock longer than the busy timeout, a save
+    and a start are answered 503 with Retry-After (nothing half-written); sent again once
+    the lock is free, they succeed."""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's file write lock")
+    candidate = people["candidate"]
+    app = create_app(replace(settings, sqlite_busy_timeout_ms=200))
+    async with AsyncTestClient(app=app) as client:
+        await make_blueprint(client, people["admin"], "locked")
+        attempt = await start(client, candidate, "locked")
+        url = f"/api/v1/attempts/{attempt['id']}/responses/1"
+        blocker = sqlite3.connect(make_url(settings.database_url).database or "")
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            save = await client.put(
+                url, json={"answer": None, "flagged": True}, headers=candidate.headers
+            )
+            begin = await client.post(
+                "/api/v1/attempts", json={"blueprint_id": "locked"}, headers=candidate.headers
+            )
+        finally:
+            blocker.rollback()
+            blocker.close()
+        for refused in (save, begin):
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "2"
+            assert "send it again" in refused.json()["detail"]
+        shown = await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)
+        assert shown.json()["items"][0]["flagged"] is False  # the refused save wrote nothing
+        again = await client.put(
+            url, json={"answer": None, "flagged": True}, headers=candidate.headers
+        )
+        assert again.status_code == 200
+        mine = await client.get("/api/v1/attempts", headers=candidate.headers)
+        assert len(mine.json()) == 1  # the refused start opened no attempt
