@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,34 +56,26 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from exam_service.app import create_app
-from exam_service.auth.passwords import hash_password
-from exam_service.auth.schemas import CurrentUser
-from exam_service.auth.security import issue_token, jwt_auth
-from exam_service.auth.service import create_user
-from exam_service.bank.loader import load_bank
-from exam_service.bank.service import import_bank_into
-from exam_service.db import create_engine, session_factory
+from exam_service.db import create_engine
 from exam_service.exams.schemas import ResponseSave
-from exam_service.migrate import upgrade
 from exam_service.models import Response
 from exam_service.settings import ROOT, Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402  (the bench folder is not a package)
+    BACKEND_LABELS,
+    DEFAULT_POSTGRES,
     free_port,
+    make_candidates,
     new_database,
+    prepare,
     summary_row,
 )
 
 TARGET_RATIO = 0.6
 BLUEPRINT = "seed-mock"
 THREADS = 2
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-BACKEND_LABELS = {
-    "sqlite": "a temporary file through aiosqlite; WAL, synchronous=FULL",
-    "postgresql": "a temporary database through asyncpg",
-}
 APP_PATH = "/api/v1/attempts/{attempt_id}/responses/{position}"
 BARE_PATH = "/bench/raw/{attempt_id}/{position}"
 
@@ -223,34 +214,6 @@ def stop_server(process: multiprocessing.process.BaseProcess) -> None:
 
 
 # --- databases and data -------------------------------------------------------------------
-
-
-async def make_candidates(settings: Settings, count: int) -> list[str]:
-    """`count` candidates with real tokens, as tests/factories.py `make_people` makes them."""
-    engine = create_engine(settings.database_url)
-    auth = jwt_auth(settings)
-    digest = hash_password(uuid.uuid4().hex)
-    tokens = []
-    try:
-        async with session_factory(engine)() as session:
-            for n in range(count):
-                user = await create_user(
-                    session, f"bench-{n:03d}", "unused", "candidate", password_hash=digest
-                )
-                me = CurrentUser(user.id, user.username, user.role, user.display_name)
-                tokens.append(issue_token(auth, me, settings.token_ttl_seconds))
-    finally:
-        await engine.dispose()
-    return tokens
-
-
-def prepare(settings: Settings, candidates: int) -> list[str]:
-    upgrade(settings.database_url)
-    bank = load_bank(settings.bank_path)
-    if bank.problems:
-        raise RuntimeError(f"the bank at {settings.bank_path} has problems: {bank.problems[:3]}")
-    asyncio.run(import_bank_into(settings.database_url, bank))
-    return asyncio.run(make_candidates(settings, candidates))
 
 
 def valid_answer(item: dict[str, Any]) -> Any:
@@ -582,7 +545,8 @@ def run_backend(backend: str, client: Client, args: argparse.Namespace, folder: 
             data_dir=folder / "var",
             log_level="warning",
         )
-        tokens = prepare(settings, args.candidates)
+        prepare(settings)
+        tokens = asyncio.run(make_candidates(settings, args.candidates))
         process, base = start_server(settings)
         try:
             saves = start_attempts(base, tokens)

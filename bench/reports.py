@@ -46,7 +46,6 @@ import resource
 import sys
 import time
 import tracemalloc
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +53,6 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from exam_service.auth.schemas import CurrentUser
@@ -67,13 +65,17 @@ from exam_service.settings import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import asyncpg_dsn, pg_admin, summary_row  # noqa: E402  (the bench folder is not a package)
+from common import (  # noqa: E402  (the bench folder is not a package)
+    DEFAULT_POSTGRES,
+    asyncpg_dsn,
+    new_database,
+    summary_row,
+)
 
 TARGET_RATIO = 2.0
 FLAT_MEMORY = 1.5
 """Python peak memory counts as flat if the largest size needs at most this times the
 smallest's."""
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BLUEPRINT = "bench-65"
 ITEMS = 65
 SCORED = 50
@@ -82,26 +84,6 @@ REPEATS = 3
 BASELINE_SQL = "SELECT count(*), sum(length(answer::text)) FROM responses"
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$YmVuY2hiZW5jaA$bench-not-a-real-hash"
 MIB = 1024 * 1024
-
-# --- databases ----------------------------------------------------------------------------
-
-
-@dataclass
-class Database:
-    url: str
-    drop: Callable[[], None]
-
-
-def new_database(postgres_url: str) -> Database:
-    name = f"exam_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(pg_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        asyncio.run(pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return Database(url, drop)
-
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -628,7 +610,7 @@ def print_summary(outcomes: list[SizeOutcome]) -> None:
 
 
 def run(args: argparse.Namespace) -> list[SizeOutcome]:
-    database = new_database(args.postgres_url)
+    database = new_database("postgresql", Path("."), args.postgres_url)
     outcomes: list[SizeOutcome] = []
     try:
         started = time.perf_counter()

@@ -521,3 +521,24 @@ async def test_sqlite_write_lock_timeout_is_a_busy_503_and_loses_nothing(
         assert again.status_code == 200
         mine = await client.get("/api/v1/attempts", headers=candidate.headers)
         assert len(mine.json()) == 1  # the refused start opened no attempt
+
+
+async def test_a_start_draws_from_the_bank_as_last_imported(
+    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person]
+) -> None:
+    """The question pool is kept per process between starts; a bank import that revises a
+    question is seen by the very next start."""
+    await make_blueprint(client, people["admin"], "whole", question_count=7)
+    candidate = people["candidate"]
+    before = await start(client, candidate, "whole")
+    old = "Which SageMaker built-in algorithm is the best first choice"
+    assert any(item["stem"].startswith(old) for item in before["items"])
+    questions = bank_dir / "questions" / "starter.yaml"
+    new = "Which built-in algorithm of SageMaker should the team try first"
+    questions.write_text(questions.read_text().replace(old, new))
+    await import_folder(db_url, bank_dir)
+    await client.post(f"/api/v1/attempts/{before['id']}/submit", headers=candidate.headers)
+    after = await start(client, candidate, "whole")
+    stems = [item["stem"] for item in after["items"]]
+    assert any(stem.startswith(new) for stem in stems)
+    assert not any(stem.startswith(old) for stem in stems)
