@@ -40,7 +40,7 @@ graded twice or not at all, or a run failed; else 0.
 Under `make bench` the headline figures also go to the table it ends with
 (`common.summary_row`; `bench/summary.py` prints it).
 
-Run: `.venv/bin/python bench/cohort_day.py` (500 candidates, 3-4 minutes on 2 busy cores), or
+Run: `.venv/bin/python bench/cohort_day.py` (500 candidates, about 3 minutes on 2 cores), or
 `.venv/bin/python bench/cohort_day.py --quick --backends sqlite`.
 """
 

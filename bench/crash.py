@@ -28,7 +28,7 @@ status, connection errors, restart-to-ready times and p50/p99 save latency. The 
 Under `make bench` the headline figures also go to the table it ends with
 (`common.summary_row`; `bench/summary.py` prints it).
 
-Run: `.venv/bin/python bench/crash.py` (both backends, about 3 minutes on 2 busy cores), or
+Run: `.venv/bin/python bench/crash.py` (both backends, about 2-3 minutes on 2 cores), or
 `.venv/bin/python bench/crash.py --quick --backends sqlite`.
 """
 

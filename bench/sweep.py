@@ -37,7 +37,7 @@ is wrong or a run failed, else 0.
 Under `make bench` the headline figures also go to the table it ends with
 (`common.summary_row`; `bench/summary.py` prints it).
 
-Run: `.venv/bin/python bench/sweep.py` (both backends, about 75 s on 2 busy cores), or
+Run: `.venv/bin/python bench/sweep.py` (both backends, about 80 s on 2 cores), or
 `.venv/bin/python bench/sweep.py --attempts 40 --backends sqlite`.
 """
 

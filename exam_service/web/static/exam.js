@@ -114,14 +114,16 @@
     let errored = null;
     for (const [position, s] of saves) {
       if (s.error) errored = errored || [position, s.error];
-      else if (s.failures > 0 && (s.dirty || s.inflight)) failing = failing || position;
+      else if (s.failures > 0 && (s.dirty || s.inflight)) failing = failing || s;
     }
     if (errored) {
       state = "error";
       text = "Not saved (question " + errored[0] + "): " + errored[1];
     } else if (failing) {
       state = "retrying";
-      text = "Not saved: no connection, retrying\u2026";
+      text = failing.serverBusy
+        ? "Not saved yet: the server is busy, retrying\u2026"
+        : "Not saved: no connection, retrying\u2026";
     } else if (busy()) {
       state = "saving";
       text = "Saving\u2026";
@@ -168,6 +170,7 @@
     } else {
       s.dirty = true;
       s.failures += 1;
+      s.serverBusy = !!result; // it answered (5xx or 429) rather than the network failing
       const delay = Math.min(8000, 500 * 2 ** Math.min(s.failures, 4));
       setTimeout(() => flush(item), delay);
     }
