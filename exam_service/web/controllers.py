@@ -29,7 +29,7 @@ from exam_service.auth.controllers import sign_in_for_token
 from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Auth, Me
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
-from exam_service.db import DbSession
+from exam_service.db import DbSession, PathId
 from exam_service.errors import ExamServiceError, InvalidInput, NotAuthenticated, RateLimited
 from exam_service.exams import service as exam_service
 from exam_service.exams.controllers import result_view
@@ -231,7 +231,7 @@ class CandidatePages(Controller):
         return Redirect(f"/attempts/{attempt_id}", status_code=303)
 
     @get("/attempts/{attempt_id:int}")
-    async def exam(self, db: DbSession, me: Me, attempt_id: FromPath[int]) -> Template | Redirect:
+    async def exam(self, db: DbSession, me: Me, attempt_id: PathId) -> Template | Redirect:
         attempt = await exam_service.visible_attempt(db, me, attempt_id)
         await exam_service.close_if_expired(db, attempt)
         if attempt.status != "in_progress":
@@ -246,7 +246,7 @@ class CandidatePages(Controller):
         return Template("exam.html", context=context)
 
     @get("/attempts/{attempt_id:int}/result")
-    async def result(self, db: DbSession, me: Me, attempt_id: FromPath[int]) -> Template | Redirect:
+    async def result(self, db: DbSession, me: Me, attempt_id: PathId) -> Template | Redirect:
         attempt = await exam_service.visible_attempt(db, me, attempt_id)
         await exam_service.close_if_expired(db, attempt)
         result = await exam_service.result_of(db, attempt_id)
@@ -331,7 +331,7 @@ class StaffPages(Controller):
         return Template("cohorts.html", context={"me": me, "cohorts": rows})
 
     @get("/cohorts/{cohort_id:int}")
-    async def cohort(self, db: DbSession, me: Me, cohort_id: FromPath[int]) -> Template:
+    async def cohort(self, db: DbSession, me: Me, cohort_id: PathId) -> Template:
         cohort = await auth_service.visible_cohort(db, me, cohort_id)
         context = {"me": me, "cohort": cohort, "blueprints": await _blueprints(db)}
         return Template("cohort.html", context=context)
@@ -396,13 +396,13 @@ class StaffPages(Controller):
         return Template("paper.html", context=context, status_code=status_code)
 
     @get("/paper/{exam_id:int}")
-    async def paper_exam(self, db: DbSession, me: Me, exam_id: FromPath[int]) -> Template:
+    async def paper_exam(self, db: DbSession, me: Me, exam_id: PathId) -> Template:
         exam = await paper_service.visible_paper_exam(db, me, exam_id)
         return _paper_exam_page(me, exam)
 
     @post("/paper/{exam_id:int}/responses", status_code=200)
     async def paper_answers(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
     ) -> Template:
         """The CSV of paper answers, uploaded or pasted; graded as POST
         /api/v1/paper-exams/{id}/responses grades it."""
@@ -417,7 +417,7 @@ class StaffPages(Controller):
         request_max_body_size=MAX_SCAN_BYTES,
     )
     async def paper_scans(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
     ) -> Template:
         """Scanned answer sheets, read and graded as POST /api/v1/paper-exams/{id}/scans
         does; the sheets that need a person come back as a review form."""
@@ -450,7 +450,7 @@ class StaffPages(Controller):
         request_max_body_size=MAX_SCAN_BYTES,
     )
     async def paper_review(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: FromPath[int]
+        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
     ) -> Template:
         """One reviewed sheet of the review form graded, through the same checks as paper
         answers sent to /responses; the form comes back with the sheets still to do."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from exam_service.app import create_app
@@ -395,3 +396,18 @@ async def test_hidden_objects_look_exactly_like_missing_ones(
     assert anonymised(hidden.json()) == anonymised(missing.json())
     mine = await client.get(f"/api/v1/cohorts/{cohort_id}", headers=people["instructor"].headers)
     assert mine.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/attempts/{id}", "/attempts/{id}/result", "/cohorts/{id}", "/paper/{id}"],
+)
+async def test_pages_refuse_ids_beyond_32_bits(
+    client: Client, people: dict[str, Person], path: str
+) -> None:
+    """A page id the database cannot hold is a clear 400 (as on the API), not a failed query."""
+    response = await client.get(
+        path.format(id=2**40), headers=people["admin"].headers | {"accept": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "id" in response.json()["detail"]
