@@ -29,7 +29,7 @@ from exam_service.auth.controllers import sign_in_for_token
 from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Auth, Me
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
-from exam_service.db import DbSession, PathId
+from exam_service.db import DbSession, Offset, PathId, QueryId
 from exam_service.errors import ExamServiceError, InvalidInput, NotAuthenticated, RateLimited
 from exam_service.exams import service as exam_service
 from exam_service.exams.controllers import result_view
@@ -289,7 +289,7 @@ class StaffPages(Controller):
         type: FromQuery[str] = "",
         difficulty: FromQuery[str] = "",
         text: Annotated[str, QueryParameter(max_length=200)] = "",
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Template:
         where = bank_service.QuestionFilter(
             objective or None,
@@ -342,7 +342,7 @@ class StaffPages(Controller):
         db: DbSession,
         me: Me,
         blueprint_id: FromQuery[str] = "",
-        cohort_id: FromQuery[int | None] = None,
+        cohort_id: QueryId = None,
     ) -> Template:
         blueprints = await _blueprints(db)
         cohorts = await auth_service.list_cohorts(db, me)

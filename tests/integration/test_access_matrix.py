@@ -400,7 +400,14 @@ async def test_hidden_objects_look_exactly_like_missing_ones(
 
 @pytest.mark.parametrize(
     "path",
-    ["/attempts/{id}", "/attempts/{id}/result", "/cohorts/{id}", "/paper/{id}"],
+    [
+        "/attempts/{id}",
+        "/attempts/{id}/result",
+        "/cohorts/{id}",
+        "/paper/{id}",
+        "/items?blueprint_id=starter-mock&cohort_id={id}",
+        "/bank?offset={id}{id}",
+    ],
 )
 async def test_pages_refuse_ids_beyond_32_bits(
     client: Client, people: dict[str, Person], path: str
