@@ -50,7 +50,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,11 +62,11 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402  (the bench folder is not a package)
-    BACKEND_LABELS,
     DEFAULT_POSTGRES,
     GRADE_ERRORS,
     Server,
     bench_settings,
+    each_backend,
     insert_blueprint,
     make_candidates,
     new_database,
@@ -584,20 +583,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.concurrency} requests in flight",
         flush=True,
     )
-    outcomes: dict[str, Outcome | Exception] = {}
-    with tempfile.TemporaryDirectory(prefix="exam-bench-cohort-") as tmp:
-        for backend in args.backends:
-            print(f"\n{backend} ({BACKEND_LABELS[backend]})", flush=True)
-            folder = Path(tmp) / backend
-            folder.mkdir()
-            try:
-                outcome = run_backend(backend, args, folder)
-            except Exception as exc:  # report it, go on with the other backend, exit 1
-                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
-                outcomes[backend] = exc
-                continue
-            print_outcome(outcome)
-            outcomes[backend] = outcome
+    outcomes = each_backend(
+        "exam-bench-cohort-",
+        args.backends,
+        lambda backend, folder: run_backend(backend, args, folder),
+        print_outcome,
+    )
     print(
         f"\n{'backend':<12}{'apps':>5}{'attempts':>9}{'results':>8}{'acked':>7}{'lost':>6}"
         f"{'double':>7}{'ungraded':>9}{'non-2xx':>8}{'save p99':>9}"

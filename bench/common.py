@@ -21,13 +21,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import asyncpg
 import httpx
@@ -359,6 +360,35 @@ def percentile(values: list[float], share: float) -> float:
 
 
 # --- the summary table --------------------------------------------------------------------
+
+
+Outcome = TypeVar("Outcome")
+
+
+def each_backend(
+    prefix: str,
+    backends: Sequence[str],
+    run: Callable[[str, Path], Outcome],
+    show: Callable[[Outcome], None],
+) -> dict[str, Outcome | Exception]:
+    """Run one scenario per backend, each in its own folder of a temporary directory, and
+    print each outcome; a backend whose run raises is reported and the next one still runs
+    (the caller turns the exception into a failed row and exit code 1)."""
+    outcomes: dict[str, Outcome | Exception] = {}
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        for backend in backends:
+            print(f"\n{backend} ({BACKEND_LABELS[backend]})", flush=True)
+            folder = Path(tmp) / backend
+            folder.mkdir()
+            try:
+                outcome = run(backend, folder)
+            except Exception as exc:
+                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+                outcomes[backend] = exc
+                continue
+            show(outcome)
+            outcomes[backend] = outcome
+    return outcomes
 
 
 def summary_row(

@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,10 +50,10 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402  (the bench folder is not a package)
-    BACKEND_LABELS,
     DEFAULT_POSTGRES,
     Server,
     bench_settings,
+    each_backend,
     make_candidates,
     new_database,
     percentile,
@@ -351,20 +350,12 @@ def main(argv: list[str] | None = None) -> int:
         f"database; every acknowledged save must survive",
         flush=True,
     )
-    outcomes: dict[str, Outcome | Exception] = {}
-    with tempfile.TemporaryDirectory(prefix="exam-bench-crash-") as tmp:
-        for backend in args.backends:
-            print(f"\n{backend} ({BACKEND_LABELS[backend]})", flush=True)
-            folder = Path(tmp) / backend
-            folder.mkdir()
-            try:
-                outcome = run_backend(backend, args, folder)
-            except Exception as exc:  # report it, go on with the other backend, exit 1
-                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
-                outcomes[backend] = exc
-                continue
-            print_outcome(outcome)
-            outcomes[backend] = outcome
+    outcomes = each_backend(
+        "exam-bench-crash-",
+        args.backends,
+        lambda backend, folder: run_backend(backend, args, folder),
+        print_outcome,
+    )
     print(
         f"\n{'backend':<12}{'kills':>6}{'acked':>8}{'positions':>11}{'found':>7}"
         f"{'replaced':>10}{'lost':>6}{'non-200':>9}{'conn err':>10}"

@@ -48,7 +48,6 @@ import asyncio
 import random
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -61,11 +60,11 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402  (the bench folder is not a package)
-    BACKEND_LABELS,
     DEFAULT_POSTGRES,
     GRADE_ERRORS,
     Server,
     bench_settings,
+    each_backend,
     insert_blueprint,
     make_candidates,
     new_database,
@@ -443,20 +442,12 @@ def main(argv: list[str] | None = None) -> int:
         f"each, none submitted; each instance sweeps every {args.sweep} s",
         flush=True,
     )
-    outcomes: dict[str, Outcome | Exception] = {}
-    with tempfile.TemporaryDirectory(prefix="exam-bench-sweep-") as tmp:
-        for backend in args.backends:
-            print(f"\n{backend} ({BACKEND_LABELS[backend]})", flush=True)
-            folder = Path(tmp) / backend
-            folder.mkdir()
-            try:
-                outcome = run_backend(backend, args, folder)
-            except Exception as exc:  # report it, go on with the other backend, exit 1
-                print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
-                outcomes[backend] = exc
-                continue
-            print_outcome(outcome)
-            outcomes[backend] = outcome
+    outcomes = each_backend(
+        "exam-bench-sweep-",
+        args.backends,
+        lambda backend, folder: run_backend(backend, args, folder),
+        print_outcome,
+    )
     print(
         f"\n{'backend':<12}{'attempts':>9}{'once':>6}{'double':>7}{'missing':>8}"
         f"{'wrong finish':>13}{'lost':>5}{'closed 1 / 2':>14}  deadline to graded p50/p99/max s"
