@@ -5,11 +5,14 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY exam_service ./exam_service
 COPY migrations ./migrations
 COPY question_bank ./question_bank
-RUN pip install -e . && useradd --system --home /app exam && chown -R exam /app
+RUN pip install --no-deps --no-build-isolation -e . && useradd --system --home /app exam \
+    && chown -R exam /app
 USER exam
 
 ENV EXAM_HOST=0.0.0.0 EXAM_PORT=8000 EXAM_ENV=production

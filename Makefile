@@ -1,7 +1,9 @@
 # make run   - install into .venv, migrate the SQLite database under ./var/, import the
 #              default bank, make demo accounts (first run) and serve on http://127.0.0.1:8000
 # make test  - install what is missing, lint, then the whole suite on SQLite and PostgreSQL
-# make lint  - ruff check, ruff format --check, mypy on exam_service/
+# make lint  - the locks agree with pyproject.toml, ruff check, ruff format --check, mypy
+# make lock  - re-resolve requirements*.lock from pyproject.toml (on purpose, then re-test);
+#              one package only: make lock UPGRADE=name
 # make bench - every benchmark in turn (answer save, reports, paper booklets, cohort day, crash,
 #              sweep; under 15 minutes on 2 cores), each timed, then one table of the headline
 #              figures (bench/summary.py); fails at the end if any script failed
@@ -10,12 +12,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format
+.PHONY: run test lint format lock
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions (hashes checked), then the project itself without resolving
+# anything: the build backend comes from the lock too.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/python tools/lock.py $(if $(UPGRADE),--upgrade-package $(UPGRADE))
 
 run: $(STAMP)
 	$(BIN)/exam-service db upgrade
@@ -24,6 +33,7 @@ run: $(STAMP)
 	$(BIN)/exam-service serve
 
 lint: $(STAMP)
+	$(BIN)/python tools/lock.py --check
 	$(BIN)/ruff check exam_service tests migrations
 	$(BIN)/ruff format --check exam_service tests migrations
 	$(BIN)/mypy exam_service
