@@ -23,6 +23,7 @@ from exam_service.app import create_app
 from exam_service.db import Base
 from exam_service.migrate import upgrade
 from exam_service.settings import Settings
+from tests.backends import BACKENDS
 from tests.factories import Person, make_cohort, make_people
 
 FIXTURE_BANK = Path(__file__).parent / "fixtures" / "bank"
@@ -30,7 +31,6 @@ FIXTURE_BANK = Path(__file__).parent / "fixtures" / "bank"
 POSTGRES_URL = os.environ.get(
     "EXAM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-BACKENDS = ["sqlite", "postgresql"]
 
 
 def _asyncpg_dsn(url: str) -> str:

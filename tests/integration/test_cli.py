@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from exam_service.cli import main
-from tests.conftest import BACKENDS, FIXTURE_BANK, DatabaseFactory
+from tests.backends import BACKENDS
+from tests.conftest import FIXTURE_BANK, DatabaseFactory
 
 
 def test_validate_good_bank(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy.pool import NullPool
 
 from exam_service.db import Base
 from exam_service.migrate import downgrade, head_revisions, upgrade
-from tests.conftest import BACKENDS, DatabaseFactory
+from tests.backends import BACKENDS
+from tests.conftest import DatabaseFactory
 
 TABLES = {"objectives", "questions", "question_revisions", "revision_objectives"}
 
