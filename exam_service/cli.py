@@ -142,7 +142,7 @@ def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bank_lint(args: argparse.Namespace, settings: Settings) -> int:
-    from exam_service.bank.lint import lint_bank
+    from exam_service.bank.lint import figures_report, lint_bank
     from exam_service.bank.loader import load_bank
 
     bank = load_bank(_bank_path(args.path, settings))
@@ -151,6 +151,8 @@ def cmd_bank_lint(args: argparse.Namespace, settings: Settings) -> int:
             print(problem, file=sys.stderr)
         print("the bank is not valid: fix the problems above before linting", file=sys.stderr)
         return 1
+    if args.figures:
+        print(figures_report(bank))
     findings = lint_bank(bank, min_per_objective=args.min_per_objective)
     for finding in findings:
         print(finding, file=sys.stderr)
@@ -403,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("path", nargs="?", help="default: EXAM_BANK_PATH or question_bank/")
     lint.add_argument(
         "--min-per-objective", type=int, default=10, help="questions each leaf objective needs"
+    )
+    lint.add_argument(
+        "--figures",
+        action="store_true",
+        help="also print each test-wise strategy's score against chance and the cue shares, "
+        "for the bank and each file",
     )
     lint.set_defaults(handler=cmd_bank_lint)
     stats = bank.add_parser("stats", help="questions per objective and type (Markdown)")
