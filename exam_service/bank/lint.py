@@ -349,13 +349,13 @@ def _convergence(q: QuestionSpec, option: dict[str, Any]) -> float:
 
 
 STRATEGIES: dict[str, tuple[Preference, str]] = {
-    "pick-shortest": (lambda q, o: -len(o["text"]), "picking the {n}shortest"),
-    "pick-longest": (lambda q, o: len(o["text"]), "picking the {n}longest"),
-    "pick-stem-echo": (_stem_echo, "picking the {n}sharing most words with the stem"),
-    "pick-convergent": (_convergence, "picking the {n}sharing most words with the others"),
+    "pick-shortest": (lambda q, o: -len(o["text"]), "picking {the} shortest {opt}"),
+    "pick-longest": (lambda q, o: len(o["text"]), "picking {the} longest {opt}"),
+    "pick-stem-echo": (_stem_echo, "picking {the} {opt} sharing most words with the stem"),
+    "pick-convergent": (_convergence, "picking {the} {opt} sharing most words with the others"),
     "pick-odd-one-out": (
         lambda q, o: -_convergence(q, o),
-        "picking the {n}sharing fewest words with the others",
+        "picking {the} {opt} sharing fewest words with the others",
     ),
     "drop-absolute": (
         lambda q, o: -1 if ABSOLUTE.search(o["text"]) else 0,
@@ -631,7 +631,9 @@ def _strategy_text(s: StrategyScore) -> str:
     if s.strategy == "match-shared-words":
         return "matching each prompt to the choice sharing most words with it"
     text = STRATEGIES[s.strategy][1]
-    return text.format(n="" if s.question_type == "single" else "N ")
+    if s.question_type == "single":
+        return text.format(the="the", opt="option")
+    return text.format(the="the N", opt="options")
 
 
 def _cue_text(c: CueShare, where: str) -> str:
@@ -667,7 +669,14 @@ def testwise_findings(bank: Bank) -> list[Finding]:
 
 def figures_report(bank: Bank) -> str:
     """The test-wiseness figures of the bank and of each file, judged or not, as text."""
-    lines = []
+    lines = [
+        "Strategies: expected questions fully right / questions, the score, blind chance's "
+        "score, and the margin (limit +5 points). Cues: keys and distractors of single and "
+        "multiple questions, the share carrying the cue (key-echo: the mean share of an "
+        "option's words repeating the stem), and the gap distractors minus keys (limit 5 "
+        "points either way; key-echo: -5).",
+        "",
+    ]
     for file, fig in scopes(bank):
         counts = ", ".join(f"{n} {t}" for t, n in fig.types.items() if n)
         lines.append(f"{fig.scope}: {counts}")
@@ -686,7 +695,7 @@ def figures_report(bank: Bank) -> str:
             )
         for c in fig.cues:
             lines.append(
-                f"  {c.cue:<23}{'keys':<10}{c.keys:10d}{c.key_share:6.1%}  "
+                f"  {c.cue:<23}{'keys':<10}{c.keys:5d} {c.key_share:6.1%}  "
                 f"distractors {c.distractors:4d} {c.distractor_share:6.1%}  "
                 f"gap {c.gap * 100:+5.1f} points"
                 + _mark(_cue_fails(file, fig, c), file is None or fig.keys >= MIN_KEYS_PER_FILE)
