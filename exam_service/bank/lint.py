@@ -81,8 +81,11 @@ name every option alike), crudely stemmed by stripping up to two suffixes from
 `SUFFIXES` while three letters remain (servers, serverless -> serv; trained,
 training -> train).
 
-Small files: a file is judged on a question type's strategies and key-shortest /
-key-longest only when it has at least `MIN_PER_FILE` (5) questions of that type, and on
+Small samples: a strategy or key-shortest / key-longest fails only when it also gains at
+least `MIN_EXCESS` (one) whole question over chance: with 6 `multiple` questions, 5 points
+is a third of a question, which one tie at the cut gives. A file is judged on a question
+type's strategies and key-shortest / key-longest only when it has at least
+`MIN_PER_FILE` (5) questions of that type, and on
 absolute-words, reason-clauses and key-echo only when its `single` and `multiple`
 questions have at least `MIN_KEYS_PER_FILE` (20) keys; with fewer, one key moves the keys'
 share by more than the 5 points allowed. Smaller samples still count in the whole
@@ -111,6 +114,7 @@ CUE_GAP_LIMIT = 0.05
 ECHO_GAP_LIMIT = 0.05
 MIN_PER_FILE = 5
 MIN_KEYS_PER_FILE = 20
+MIN_EXCESS = 1.0  # questions a strategy must gain over chance to fail, besides 5 points
 DUPLICATE_KEY_LIMIT = 0.4
 DUPLICATE_KEY_FLOOR = 0.25
 DUPLICATE_STEM_LIMIT = 0.5
@@ -122,7 +126,8 @@ ABSOLUTE = re.compile(
     re.IGNORECASE,
 )
 REASON = re.compile(
-    r"\b(because|since|so|thereby|therefore|thus|hence|due to|in order to|as a result"
+    r"\b(because|since(?!\s+\d)|so(?!-|\s+(?:far|much|many|long|on)\b)|thereby|therefore|thus"
+    r"|hence|due to|in order to|as a result"
     r"|which (ensures?|guarantees?|means|lets|allows|prevents|avoids|keeps)"
     r"|to (avoid|ensure|prevent))\b",
     re.IGNORECASE,
@@ -579,12 +584,15 @@ def scopes(bank: Bank) -> list[tuple[str | None, Figures]]:
 
 
 def _extreme_fails(file: str | None, x: KeyExtreme) -> bool:
-    return (file is None or x.questions >= MIN_PER_FILE) and x.share > x.limit + EPSILON
+    judged = file is None or x.questions >= MIN_PER_FILE
+    excess = x.count - x.chance
+    return judged and x.share > x.limit + EPSILON and excess >= MIN_EXCESS - EPSILON
 
 
 def _strategy_fails(file: str | None, s: StrategyScore) -> bool:
     judged = file is None or s.questions >= MIN_PER_FILE
-    return judged and s.margin > CHANCE_MARGIN + EPSILON
+    excess = s.expected - s.chance
+    return judged and s.margin > CHANCE_MARGIN + EPSILON and excess >= MIN_EXCESS - EPSILON
 
 
 def _cue_fails(file: str | None, fig: Figures, c: CueShare) -> bool:
@@ -670,11 +678,12 @@ def testwise_findings(bank: Bank) -> list[Finding]:
 def figures_report(bank: Bank) -> str:
     """The test-wiseness figures of the bank and of each file, judged or not, as text."""
     lines = [
-        "Strategies: expected questions fully right / questions, the score, blind chance's "
-        "score, and the margin (limit +5 points). Cues: keys and distractors of single and "
-        "multiple questions, the share carrying the cue (key-echo: the mean share of an "
-        "option's words repeating the stem), and the gap distractors minus keys (limit 5 "
-        "points either way; key-echo: -5).",
+        "Strategies: expected questions fully right / questions, the score, blind chance's",
+        "  score, and the margin in points (fails above +5).",
+        "Cues, over the keys and distractors of single and multiple questions: the share",
+        "  carrying the cue (key-echo: the mean share of an option's words repeating the",
+        "  stem) and the gap, distractors minus keys (fails beyond 5 either way; key-echo:",
+        "  below -5).",
         "",
     ]
     for file, fig in scopes(bank):

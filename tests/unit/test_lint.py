@@ -21,6 +21,7 @@ MULTIPLE_STEMS = [
     "A school predicts which pupils need tutoring",
     "A utility estimates household power usage",
     "A museum labels scanned paintings by era",
+    "A brewery schedules tank cleaning from sensor logs",
 ]
 STEMS = [
     "A retailer forecasts weekly demand for ten thousand products",
@@ -204,6 +205,18 @@ def test_multiple_keys_spread_over_the_length_order_pass(tmp_path: Path) -> None
     spread = [(0, 2), (1, 3), (2, 4), (0, 3), (1, 4)]  # never the two shortest or longest
     body = "".join(ranked(i, at) for i, at in enumerate(spread))
     assert rules(bank_with(tmp_path, singles() + body)) == []
+
+
+def test_one_question_given_away_among_six_is_not_a_pattern(tmp_path: Path) -> None:
+    # picking the two shortest scores 1 of 6 against 0.6 by chance: 6.7 points, less than
+    # one whole question
+    spread = [(0, 1), (0, 2), (1, 3), (2, 4), (0, 3), (1, 4)]
+    body = "".join(ranked(i, at) for i, at in enumerate(spread))
+    assert rules(bank_with(tmp_path, singles() + body)) == []
+    report = figures_report(load_bank(bank_with(tmp_path / "again", singles() + body)))
+    assert "  pick-shortest          multiple    1.0/6    16.7%  chance 10.0%   +6.7 points\n" in (
+        report
+    )
 
 
 def test_a_small_file_counts_in_the_bank_but_is_not_judged_alone(tmp_path: Path) -> None:
