@@ -41,9 +41,9 @@ from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import issue_token, jwt_auth
 from exam_service.auth.service import create_user
 from exam_service.bank.loader import load_bank
-from exam_service.bank.service import import_bank_into
+from exam_service.cli import import_bank_folder
 from exam_service.db import create_engine, session_factory
-from exam_service.exams import service
+from exam_service.exams import blueprints
 from exam_service.migrate import upgrade
 from exam_service.models import Attempt
 from exam_service.settings import ROOT, Settings
@@ -130,7 +130,7 @@ def prepare(settings: Settings) -> None:
     bank = load_bank(settings.bank_path)
     if bank.problems:
         raise RuntimeError(f"the bank at {settings.bank_path} has problems: {bank.problems[:3]}")
-    asyncio.run(import_bank_into(settings.database_url, bank))
+    asyncio.run(import_bank_folder(settings.database_url, bank))
 
 
 async def insert_blueprint(
@@ -146,7 +146,7 @@ async def insert_blueprint(
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            original = service.blueprint_file(await service.get_blueprint(session, source))
+            original = blueprints.blueprint_file(await blueprints.get_blueprint(session, source))
             spec = msgspec.structs.replace(
                 original,
                 id=blueprint_id,
@@ -155,7 +155,7 @@ async def insert_blueprint(
                 grace_seconds=grace,
                 max_open_attempts=1,
             )
-            await service.create_blueprint(session, spec)
+            await blueprints.create_blueprint(session, spec)
     finally:
         await engine.dispose()
 

@@ -74,8 +74,9 @@ from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemp
 
 from exam_service.bank.loader import QuestionSpec, load_bank
 from exam_service.exams import assembly
+from exam_service.exams.assembly import layout_of
 from exam_service.paper.document import INSTRUCTIONS, PaperExamDocument, PaperQuestion
-from exam_service.paper.forms import form_codes, layout_of, make_forms, printed_form
+from exam_service.paper.forms import form_codes, make_forms, printed_form
 from exam_service.paper.pdf import STANDARD_INSTRUCTIONS, LayoutCache, booklet_pdf, render_booklets
 from exam_service.paper.sheet import letter
 from exam_service.settings import ROOT

@@ -57,7 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.bank.loader import load_bank
-from exam_service.bank.service import import_bank_into
+from exam_service.cli import import_bank_folder
 from exam_service.db import create_engine, session_factory
 from exam_service.migrate import upgrade
 from exam_service.reports.service import cohort_report, item_report
@@ -618,7 +618,7 @@ def run(args: argparse.Namespace) -> list[SizeOutcome]:
         bank = load_bank(ROOT / "question_bank")
         if bank.problems:
             raise RuntimeError(f"the bank has problems: {bank.problems[:3]}")
-        asyncio.run(import_bank_into(database.url, bank))
+        asyncio.run(import_bank_folder(database.url, bank))
         asyncio.run(setup(database.url))
         print(f"migrated, bank imported in {time.perf_counter() - started:.1f} s", flush=True)
         admin_id = asyncio.run(admin_of(database.url))

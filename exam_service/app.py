@@ -35,8 +35,9 @@ from exam_service.bank.controllers import (
 )
 from exam_service.db import create_engine, session_factory
 from exam_service.errors import NotReady, problem_handlers
+from exam_service.exams.answers import ResponseWriter
+from exam_service.exams.closing import sweep_forever
 from exam_service.exams.controllers import AttemptController, BlueprintController
-from exam_service.exams.service import ResponseWriter, sweep_forever
 from exam_service.migrate import current_revisions, head_revisions
 from exam_service.paper.controllers import PaperExamController
 from exam_service.reports.controllers import ReportController, score_report

@@ -15,6 +15,9 @@ from exam_service.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from exam_service.bank.loader import Bank
+    from exam_service.bank.service import ImportCounts
+
 T = TypeVar("T")
 
 
@@ -76,39 +79,35 @@ def cmd_bank_validate(args: argparse.Namespace, settings: Settings) -> int:
 async def _import_file(settings: Settings, args: argparse.Namespace, path: Path) -> int:
     from exam_service.bank import interchange
     from exam_service.bank.service import import_questions, objective_specs
-    from exam_service.db import create_engine, session_factory
+    from exam_service.db import one_session
 
     mapping = dict(rule.split("=", 1) for rule in args.map or [])
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            parsed = interchange.parse_import(
-                path.name,
-                path.read_bytes(),
-                args.format,
-                await objective_specs(session),
-                mapping,
-                args.default_objective,
+    async with one_session(settings.database_url) as session:
+        parsed = interchange.parse_import(
+            path.name,
+            path.read_bytes(),
+            args.format,
+            await objective_specs(session),
+            mapping,
+            args.default_objective,
+        )
+        for issue in parsed.errors + parsed.skipped + parsed.warnings:
+            kind = (
+                "error"
+                if issue in parsed.errors
+                else "skipped"
+                if issue in parsed.skipped
+                else "warning"
             )
-            for issue in parsed.errors + parsed.skipped + parsed.warnings:
-                kind = (
-                    "error"
-                    if issue in parsed.errors
-                    else "skipped"
-                    if issue in parsed.skipped
-                    else "warning"
-                )
-                print(f"{kind}: {issue}", file=sys.stderr)
-            if parsed.errors and not args.partial:
-                print(
-                    f"nothing imported: {len(parsed.errors)} question(s) have errors; fix them "
-                    "or pass --partial to import the rest",
-                    file=sys.stderr,
-                )
-                return 1
-            counts = await import_questions(session, parsed.specs, dry_run=args.dry_run)
-    finally:
-        await engine.dispose()
+            print(f"{kind}: {issue}", file=sys.stderr)
+        if parsed.errors and not args.partial:
+            print(
+                f"nothing imported: {len(parsed.errors)} question(s) have errors; fix them "
+                "or pass --partial to import the rest",
+                file=sys.stderr,
+            )
+            return 1
+        counts = await import_questions(session, parsed.specs, dry_run=args.dry_run)
     verb = "would create" if args.dry_run else "created"
     print(
         f"{path.name} ({parsed.format}): {verb} {counts.created}, updated {counts.updated}, "
@@ -117,9 +116,23 @@ async def _import_file(settings: Settings, args: argparse.Namespace, path: Path)
     return 0
 
 
+async def import_bank_folder(database_url: str, bank: Bank) -> ImportCounts:
+    """Import a checked bank folder in one transaction: objectives and questions
+    (`bank.service.import_bank`), then the folder's blueprints
+    (`exams.blueprints.sync_file_blueprints`)."""
+    from exam_service.bank.service import import_bank
+    from exam_service.db import one_session
+    from exam_service.exams.blueprints import sync_file_blueprints
+
+    async with one_session(database_url) as session:
+        counts = await import_bank(session, bank)
+        counts.blueprints = await sync_file_blueprints(session, [b.spec for b in bank.blueprints])
+        await session.commit()
+    return counts
+
+
 def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
     from exam_service.bank.loader import load_bank
-    from exam_service.bank.service import import_bank_into
 
     if args.path and Path(args.path).is_file():
         return asyncio.run(_import_file(settings, args, Path(args.path)))
@@ -132,7 +145,7 @@ def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    counts = asyncio.run(import_bank_into(settings.database_url, bank))
+    counts = asyncio.run(import_bank_folder(settings.database_url, bank))
     print(
         f"bank {bank.root}: created {counts.created}, updated {counts.updated}, "
         f"unchanged {counts.unchanged}, retired {counts.retired}; "
@@ -179,16 +192,12 @@ def cmd_bank_export(args: argparse.Namespace, settings: Settings) -> int:
     from exam_service.bank.service import current_specs, objective_specs
 
     async def collect() -> tuple[bytes, str, str]:
-        from exam_service.db import create_engine, session_factory
+        from exam_service.db import one_session
 
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                return interchange.export_bank(
-                    args.format, await current_specs(session), await objective_specs(session)
-                )
-        finally:
-            await engine.dispose()
+        async with one_session(settings.database_url) as session:
+            return interchange.export_bank(
+                args.format, await current_specs(session), await objective_specs(session)
+            )
 
     body, _media, extension = asyncio.run(collect())
     if args.out:
@@ -211,14 +220,10 @@ def cmd_bank_schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from exam_service.db import create_engine, session_factory
+    from exam_service.db import one_session
 
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
+    async with one_session(database_url) as session:
+        return await work(session)
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -287,36 +292,26 @@ class Progress:
 
 
 async def _make_paper_exam(settings: Settings, args: argparse.Namespace) -> Any:
-    from sqlalchemy import select
-
-    from exam_service.auth.service import current_user
-    from exam_service.db import create_engine, session_factory
-    from exam_service.models import User
+    from exam_service.auth.service import current_user, paper_exam_owner
+    from exam_service.db import one_session
     from exam_service.paper import service
 
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            query = select(User).where(User.role.in_(("admin", "instructor"))).order_by(User.id)
-            if args.owner:
-                query = select(User).where(User.username == args.owner.lower())
-            owner = await session.scalar(query.limit(1))
-            if owner is None:
-                raise LookupError(
-                    f"no user {args.owner!r}" if args.owner else "no instructor or admin exists"
-                )
-            exam = await service.create_paper_exam(
-                session,
-                current_user(owner),
-                args.blueprint,
-                args.title or args.blueprint,
-                args.forms,
-                args.seed,
-                args.paper,
+    async with one_session(settings.database_url) as session:
+        owner = await paper_exam_owner(session, args.owner)
+        if owner is None:
+            raise LookupError(
+                f"no user {args.owner!r}" if args.owner else "no instructor or admin exists"
             )
-            return exam.id, await service.document(session, exam)
-    finally:
-        await engine.dispose()
+        exam = await service.create_paper_exam(
+            session,
+            current_user(owner),
+            args.blueprint,
+            args.title or args.blueprint,
+            args.forms,
+            args.seed,
+            args.paper,
+        )
+        return exam.id, await service.document(session, exam)
 
 
 def cmd_paper_render(args: argparse.Namespace, settings: Settings) -> int:

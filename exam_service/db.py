@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
-from msgspec import Meta
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from exam_service.settings import DEFAULT_SQLITE_BUSY_MS
 
 # Stable constraint names, so Alembic can drop and alter constraints on every backend.
 NAMING_CONVENTION = {
@@ -58,10 +59,6 @@ def utcnow() -> datetime:
 
 # WAL lets readers run beside the one writer; synchronous=FULL makes every commit durable
 # before it returns, which the answer-save guarantee relies on.
-DEFAULT_SQLITE_BUSY_MS = 10_000
-"""How long a SQLite write waits for the file's write lock before it gives up."""
-
-
 def sqlite_pragmas(busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS) -> tuple[str, ...]:
     """What every SQLite connection of the service runs first."""
     return (
@@ -93,12 +90,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-DbSession = NamedDependency[AsyncSession]
-"""A handler parameter `db: DbSession` receives the request's session (see create_app)."""
+@asynccontextmanager
+async def one_session(url: str) -> AsyncIterator[AsyncSession]:
+    """A session on its own engine, disposed afterwards: for commands and scripts that do
+    one piece of work outside the app."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
 
 MAX_ID = 2_147_483_647
 """Ids are 32-bit on PostgreSQL; larger numbers are refused before they reach a query."""
-PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
-RowId = Annotated[int, Meta(ge=1, le=MAX_ID)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]

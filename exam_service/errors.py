@@ -6,8 +6,6 @@
      ├── NotFound               404  no such object, or one the caller may not see
      ├── Conflict               409  the object's state forbids the request
      ├── InvalidInput           422  well-formed request whose content is wrong
-     │    └── BankInvalid       422  a bank file failed validation (carries problems)
-     ├── PayloadTooLarge        413  request body over the configured limit
      ├── RateLimited            429  too many requests; carries Retry-After
      └── NotReady               503  the database is unreachable or not migrated
 
@@ -68,15 +66,6 @@ class Conflict(ExamServiceError):
 class InvalidInput(ExamServiceError):
     status_code = 422
     slug = "invalid-input"
-
-
-class BankInvalid(InvalidInput):
-    slug = "bank-invalid"
-
-
-class PayloadTooLarge(ExamServiceError):
-    status_code = 413
-    slug = "payload-too-large"
 
 
 class RateLimited(ExamServiceError):

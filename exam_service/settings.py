@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from litestar.di import NamedDependency
-
-from exam_service.db import DEFAULT_SQLITE_BUSY_MS
-
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'exam_service.sqlite3'}"
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
+DEFAULT_SQLITE_BUSY_MS = 10_000
+"""How long a SQLite write waits for the file's write lock before it gives up."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,3 @@ class Settings:
                 "EXAM_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms
             ),
         )
-
-
-AppSettings = NamedDependency[Settings]
-"""A handler parameter `settings: AppSettings` receives the app's settings."""

@@ -11,7 +11,8 @@ from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import issue_token, jwt_auth
 from exam_service.auth.service import create_user
 from exam_service.bank.loader import Bank, load_bank
-from exam_service.bank.service import ImportCounts, import_bank_into
+from exam_service.bank.service import ImportCounts
+from exam_service.cli import import_bank_folder
 from exam_service.db import create_engine, session_factory
 from exam_service.models import Cohort, CohortMember
 from exam_service.settings import Settings
@@ -32,7 +33,7 @@ def checked_bank(path: Path) -> Bank:
 
 
 async def import_folder(db_url: str, path: Path) -> ImportCounts:
-    return await import_bank_into(db_url, checked_bank(path))
+    return await import_bank_folder(db_url, checked_bank(path))
 
 
 def write_questions(bank: Path, name: str, body: str) -> Path:

@@ -6,8 +6,6 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
-from litestar.security.jwt import JWTCookieAuth, Token
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth import service
 from exam_service.auth.schemas import (
@@ -21,10 +19,9 @@ from exam_service.auth.schemas import (
     UserCreate,
     UserView,
 )
-from exam_service.auth.security import ADMIN, PUBLIC, SIGNED_IN, STAFF, Auth, Me, issue_token
-from exam_service.db import DbSession, PathId
+from exam_service.auth.security import ADMIN, PUBLIC, SIGNED_IN, STAFF, Auth, Me
+from exam_service.http import AppSettings, DbSession, PathId, client_address
 from exam_service.models import Cohort, User
-from exam_service.settings import AppSettings, Settings
 
 
 def user_view(user: User | CurrentUser) -> UserView:
@@ -39,31 +36,6 @@ def cohort_view(cohort: Cohort) -> CohortView:
         members=[user_view(m.user) for m in cohort.members],
         created_at=cohort.created_at,
     )
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def sign_in_for_token(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    settings: Settings,
-    auth: JWTCookieAuth[CurrentUser, Token],
-    username: str,
-    password: str,
-) -> str:
-    """Check the credentials (with the failure limit per username and client) and issue
-    a token; shared by the API's token endpoint and the browser's sign-in form."""
-    user = await service.sign_in(
-        db,
-        username,
-        password,
-        client_address(request),
-        max_failures=settings.signin_max_failures,
-        window_seconds=settings.signin_window_seconds,
-    )
-    return issue_token(auth, service.current_user(user), settings.token_ttl_seconds)
 
 
 class AuthController(Controller):
@@ -84,7 +56,9 @@ class AuthController(Controller):
         settings: AppSettings,
         auth: Auth,
     ) -> TokenResponse:
-        token = await sign_in_for_token(request, db, settings, auth, data.username, data.password)
+        token = await service.sign_in_for_token(
+            db, settings, auth, data.username, data.password, client_address(request)
+        )
         return TokenResponse(
             access_token=token, token_type="bearer", expires_in=settings.token_ttl_seconds
         )

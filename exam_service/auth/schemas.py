@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from exam_service.db import RowId
+from exam_service.http import RowId
 
 Role = Literal["admin", "instructor", "candidate"]
 Username = Annotated[

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from litestar.security.jwt import JWTCookieAuth, Token
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,9 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from exam_service.auth.passwords import hash_password_async, password_problem, verify_password
 from exam_service.auth.schemas import CurrentUser
+from exam_service.auth.security import issue_token
 from exam_service.db import utcnow
 from exam_service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
 from exam_service.models import Cohort, CohortMember, SignInFailure, User
+from exam_service.settings import Settings
 
 ROLES = ("admin", "instructor", "candidate")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
@@ -229,6 +232,15 @@ async def add_members(
     return await visible_cohort(session, viewer, cohort_id)
 
 
+async def paper_exam_owner(session: AsyncSession, username: str | None) -> User | None:
+    """The user named `username`, or else the first instructor or admin: who owns a paper
+    exam made from the command line."""
+    query = select(User).where(User.role.in_(("admin", "instructor"))).order_by(User.id)
+    if username:
+        query = select(User).where(User.username == username.lower())
+    return await session.scalar(query.limit(1))
+
+
 DEMO_PEOPLE = (
     ("demo-admin", "admin", "Demo Admin"),
     ("demo-instructor", "instructor", "Demo Instructor"),
@@ -252,3 +264,24 @@ async def create_demo_accounts(session: AsyncSession) -> dict[str, str] | None:
     session.add(cohort)
     await session.commit()
     return passwords
+
+
+async def sign_in_for_token(
+    session: AsyncSession,
+    settings: Settings,
+    auth: JWTCookieAuth[CurrentUser, Token],
+    username: str,
+    password: str,
+    client: str,
+) -> str:
+    """Check the credentials (with the failure limit per username and `client` address)
+    and issue a token; the API's token endpoint and the browser's sign-in form both use it."""
+    user = await sign_in(
+        session,
+        username,
+        password,
+        client,
+        max_failures=settings.signin_max_failures,
+        window_seconds=settings.signin_window_seconds,
+    )
+    return issue_token(auth, current_user(user), settings.token_ttl_seconds)

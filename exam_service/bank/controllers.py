@@ -18,8 +18,8 @@ from exam_service.bank.schemas import (
     QuestionPage,
     question_view,
 )
-from exam_service.db import DbSession, Offset
 from exam_service.errors import InvalidInput
+from exam_service.http import DbSession, Offset
 
 
 class ObjectiveController(Controller):

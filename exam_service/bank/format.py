@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from exam_service.grading.scoring import Scale
+
 Text = Annotated[str, Meta(min_length=1, description="Plain text; never markup.")]
 Slug = Annotated[
     str,
@@ -92,15 +94,6 @@ class ObjectivesFile(Struct, forbid_unknown_fields=True):
     exam: ObjectiveNode
 
 
-class ScaleFile(Struct, forbid_unknown_fields=True):
-    """Scaled scores run from `min` to `max`; the raw percent `raw_cut` maps to `pass`."""
-
-    min: int
-    max: int
-    pass_: int = msgspec.field(name="pass")
-    raw_cut: Annotated[float, Meta(gt=0, lt=100)] = 70.0
-
-
 class BlueprintFile(Struct, forbid_unknown_fields=True):
     """An exam definition; `objective_weights` (shares) or `objective_counts` (exact)."""
 
@@ -108,7 +101,7 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     name: Text
     mode: Literal["exam", "practice"]
     question_count: Annotated[int, Meta(ge=1, le=500)]
-    scale: ScaleFile
+    scale: Scale
     time_limit_seconds: Annotated[int, Meta(ge=1)] | None = None
     grace_seconds: Annotated[int, Meta(ge=0)] = 0
     unscored_count: Annotated[int, Meta(ge=0)] = 0

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from exam_service.bank.loader import Bank, ObjectiveSpec, QuestionSpec
-from exam_service.db import create_engine, session_factory, utcnow
+from exam_service.db import utcnow
 from exam_service.errors import NotFound
-from exam_service.exams.service import sync_file_blueprints
 from exam_service.models import (
     CURRENT_REVISION,
     Objective,
@@ -116,7 +115,8 @@ async def _upsert_questions(
 
 
 async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
-    """Bring the DB in line with a checked bank folder, and commit.
+    """Bring the DB in line with a checked bank folder; the caller commits (after syncing
+    the folder's blueprints too: `cli.import_bank_folder`).
 
     A question whose content hash equals its current revision's is unchanged; otherwise
     it gets a new revision (older revisions stay, so past attempts keep theirs). A question
@@ -137,8 +137,7 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
             question.retired_at = now
             question.updated_at = now
             counts.retired += 1
-    counts.blueprints = await sync_file_blueprints(session, [b.spec for b in bank.blueprints])
-    await session.commit()
+    await session.flush()
     return counts
 
 
@@ -203,15 +202,6 @@ async def objective_specs(session: AsyncSession) -> list[ObjectiveSpec]:
         .order_by(Objective.id)
     )
     return [ObjectiveSpec(*row) for row in rows.all()]
-
-
-async def import_bank_into(database_url: str, bank: Bank) -> ImportCounts:
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            return await import_bank(session, bank)
-    finally:
-        await engine.dispose()
 
 
 # --- reading ------------------------------------------------------------------------------

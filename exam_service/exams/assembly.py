@@ -14,6 +14,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 # The target code used when the blueprint sets no objective shares: the whole pool is one target.
 WHOLE_POOL = "*"
@@ -439,3 +440,10 @@ def _display_orders(
 
 def _shuffled(ids: tuple[str, ...], rng: random.Random) -> tuple[str, ...]:
     return tuple(rng.sample(ids, len(ids)))
+
+
+def layout_of(item: DrawnItem) -> dict[str, Any]:
+    """The display order a form item keeps: option ids, or prompt and choice ids."""
+    if item.prompt_order:
+        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
+    return {"options": list(item.option_order)}

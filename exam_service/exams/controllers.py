@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipValidation
-from sqlalchemy import select
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
-from exam_service.bank.format import ScaleFile
-from exam_service.db import DbSession, Offset, PathId, QueryId, utcnow
-from exam_service.errors import Conflict
-from exam_service.exams import delivery, service
+from exam_service.db import utcnow
+from exam_service.exams import blueprints, closing, results, service, start
+from exam_service.exams.answers import ResponseWriter
 from exam_service.exams.schemas import (
     AttemptCreate,
     AttemptSummary,
@@ -24,18 +21,16 @@ from exam_service.exams.schemas import (
     BlueprintView,
     BlueprintWrite,
     CheckView,
-    Choice,
     ItemView,
-    ObjectiveScore,
     ResponseSave,
     ResponseSaved,
     ResultView,
-    ReviewItem,
     StatusFilter,
 )
-from exam_service.models import Attempt, Blueprint, Response, Result
+from exam_service.http import DbSession, Offset, PathId, QueryId
+from exam_service.models import Attempt, Blueprint, Response
 
-Writer = NamedDependency[SkipValidation[service.ResponseWriter]]
+Writer = NamedDependency[SkipValidation[ResponseWriter]]
 """A handler parameter `writer: Writer` receives the app's answer writer."""
 
 
@@ -52,7 +47,7 @@ def blueprint_view(row: Blueprint) -> BlueprintView:
         objective_weights=row.objective_weights,
         objective_counts=row.objective_counts,
         difficulty_mix=row.difficulty_mix,
-        scale=ScaleFile(row.scale_min, row.scale_max, row.scale_pass, row.raw_cut),
+        scale=blueprints.blueprint_scale(row),
         review_policy=row.review_policy,
         shuffle_options=row.shuffle_options,
         partial_credit=row.partial_credit,
@@ -67,34 +62,21 @@ class BlueprintController(Controller):
 
     @get("/", guards=[SIGNED_IN], summary="Every blueprint")
     async def list_blueprints(self, db: DbSession) -> list[BlueprintView]:
-        rows = await db.scalars(select(Blueprint).order_by(Blueprint.id))
-        return [blueprint_view(row) for row in rows.all()]
+        return [blueprint_view(row) for row in await blueprints.list_blueprints(db)]
 
     @post("/", guards=[STAFF], summary="Define a blueprint; refused if the bank cannot fill it")
     async def create(self, db: DbSession, data: JSONBody[BlueprintWrite]) -> BlueprintView:
-        return blueprint_view(await service.create_blueprint(db, data))
+        return blueprint_view(await blueprints.create_blueprint(db, data))
 
     @get("/{blueprint_id:str}", guards=[SIGNED_IN], summary="One blueprint")
     async def get_blueprint(self, db: DbSession, blueprint_id: FromPath[str]) -> BlueprintView:
-        return blueprint_view(await service.get_blueprint(db, blueprint_id))
+        return blueprint_view(await blueprints.get_blueprint(db, blueprint_id))
 
     @put("/{blueprint_id:str}", guards=[STAFF], summary="Change a blueprint (new attempts only)")
     async def update(
         self, db: DbSession, blueprint_id: FromPath[str], data: JSONBody[BlueprintWrite]
     ) -> BlueprintView:
-        return blueprint_view(await service.update_blueprint(db, blueprint_id, data))
-
-
-class Shown(NamedTuple):
-    options: list[Choice]
-    prompts: list[Choice]
-    choices: list[Choice]
-
-
-def shown_lists(content: dict[str, Any], layout: dict[str, Any]) -> Shown:
-    """An item's options (or prompts and choices) with display ids, text only."""
-    view = delivery.shown(content, layout)
-    return Shown(*([Choice(**c) for c in view[name]] for name in Shown._fields))
+        return blueprint_view(await blueprints.update_blueprint(db, blueprint_id, data))
 
 
 def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime) -> AttemptView:
@@ -102,7 +84,7 @@ def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime
     for item in attempt.items:
         revision = item.revision
         response = responses.get(item.position)
-        shown = shown_lists(revision.content, item.layout)
+        shown = results.shown_lists(revision.content, item.layout)
         items.append(
             ItemView(
                 position=item.position,
@@ -136,74 +118,6 @@ def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime
     )
 
 
-def review_release(attempt: Attempt, viewer: CurrentUser, now: datetime) -> tuple[bool, str]:
-    """Whether `viewer` may see keys and explanations now, and a note saying when."""
-    if viewer.id != attempt.user_id and viewer.role in ("admin", "instructor"):
-        return True, "shown to instructors and admins"
-    policy = attempt.settings["review_policy"]
-    if policy == "never":
-        return False, "this exam's review policy never shows the answers"
-    if policy == "after_close":
-        opens = attempt.closes_at or attempt.submitted_at or now
-        if now < opens:
-            return (
-                False,
-                f"the answers are shown after the exam closes at {service.utc_clock(opens)}",
-            )
-    return True, "the answers are shown because the attempt is closed"
-
-
-async def result_view(
-    db: DbSession, attempt: Attempt, result: Result, viewer: CurrentUser
-) -> ResultView:
-    now = utcnow()
-    released, note = review_release(attempt, viewer, now)
-    review = None
-    if released:
-        loaded, responses = await service.load_attempt(db, attempt.id)
-        review = []
-        for item in loaded.items:
-            revision = item.revision
-            shown = shown_lists(revision.content, item.layout)
-            response = responses.get(item.position)
-            review.append(
-                ReviewItem(
-                    position=item.position,
-                    question_id=revision.question_id,
-                    type=revision.type,
-                    scored=item.scored,
-                    stem=revision.stem,
-                    case=revision.case_scenario,
-                    options=shown.options,
-                    prompts=shown.prompts,
-                    choices=shown.choices,
-                    answer=response.answer if response else None,
-                    key=delivery.display_key(revision.type, revision.content, item.layout),
-                    points=item.points or 0.0,
-                    rationales=delivery.rationales(revision.content, item.layout),
-                    explanation=revision.content["explanation"],
-                    objectives=list(service.objective_codes(revision)),
-                    source=revision.source,
-                )
-            )
-    scale = attempt.settings["scale"]
-    return ResultView(
-        attempt_id=attempt.id,
-        status=attempt.status,
-        submitted_at=attempt.submitted_at,
-        raw_score=result.raw_score,
-        raw_possible=result.raw_possible,
-        raw_percent=result.raw_percent,
-        scaled_score=result.scaled_score,
-        passed=result.passed,
-        scale=ScaleFile(scale["min"], scale["max"], scale["pass"], scale["raw_cut"]),
-        objectives=[ObjectiveScore(**node) for node in result.objectives],
-        review_available=released,
-        review_note=note,
-        review=review,
-    )
-
-
 class AttemptController(Controller):
     path = "/api/v1/attempts"
     tags = ["exams"]
@@ -211,7 +125,7 @@ class AttemptController(Controller):
 
     @post("/", summary="Start an attempt at a blueprint")
     async def start(self, db: DbSession, me: Me, data: JSONBody[AttemptCreate]) -> AttemptView:
-        attempt_id = await service.start_attempt(db, me, data.blueprint_id)
+        attempt_id = await start.start_attempt(db, me, data.blueprint_id)
         attempt, responses = await service.load_attempt(db, attempt_id)
         return attempt_view(attempt, responses, utcnow())
 
@@ -226,7 +140,7 @@ class AttemptController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         offset: Offset = 0,
     ) -> list[AttemptSummary]:
-        await service.close_expired_for(db, me.id)
+        await closing.close_expired_for(db, me.id)
         rows = await service.list_attempts(
             db,
             me,
@@ -255,7 +169,7 @@ class AttemptController(Controller):
     @get("/{attempt_id:int}", summary="State, items, saved answers and time left")
     async def get_attempt(self, db: DbSession, me: Me, attempt_id: PathId) -> AttemptView:
         attempt = await service.visible_attempt(db, me, attempt_id)
-        await service.close_if_expired(db, attempt)
+        await closing.close_if_expired(db, attempt)
         loaded, responses = await service.load_attempt(db, attempt_id)
         return attempt_view(loaded, responses, utcnow())
 
@@ -273,20 +187,14 @@ class AttemptController(Controller):
     ) -> ResponseSaved:
         # The hot path: `request.user` rather than the `me` dependency, since Litestar
         # resolves two or more dependencies through a task group.
-        stored, saved_at = await writer.save(
-            request.user, attempt_id, position, data.answer, data.flagged
-        )
-        shape = writer.shapes.get(attempt_id)
-        left = None
-        if shape is not None and shape.deadline is not None:
-            left = max(0, math.floor((shape.deadline - saved_at).total_seconds()))
+        saved = await writer.save(request.user, attempt_id, position, data.answer, data.flagged)
         return ResponseSaved(
             position=position,
-            answer=stored,
+            answer=saved.answer,
             flagged=data.flagged,
-            saved_at=saved_at,
-            server_time=saved_at,
-            seconds_left=left,
+            saved_at=saved.saved_at,
+            server_time=saved.saved_at,
+            seconds_left=saved.seconds_left,
         )
 
     @post(
@@ -295,34 +203,12 @@ class AttemptController(Controller):
         summary="Practice mode: right or wrong, the key and the explanation; locks the answer",
     )
     async def check(self, db: DbSession, me: Me, attempt_id: PathId, position: PathId) -> CheckView:
-        item, response, points = await service.check_response(db, me, attempt_id, position)
-        revision = item.revision
-        return CheckView(
-            position=position,
-            answer=response.answer,
-            correct=points == 1.0,
-            points=points,
-            key=delivery.display_key(revision.type, revision.content, item.layout),
-            rationales=delivery.rationales(revision.content, item.layout),
-            explanation=revision.content["explanation"],
-        )
+        return await results.check_response(db, me, attempt_id, position)
 
     @post("/{attempt_id:int}/submit", status_code=200, summary="Grade and close; idempotent")
     async def submit(self, db: DbSession, me: Me, attempt_id: PathId) -> ResultView:
-        attempt = await service.submit(db, me, attempt_id)
-        result = await service.result_of(db, attempt.id)
-        assert result is not None
-        return await result_view(db, attempt, result, me)
+        return await results.submit_for_result(db, me, attempt_id)
 
     @get("/{attempt_id:int}/result", summary="Scores per objective; review when released")
     async def result(self, db: DbSession, me: Me, attempt_id: PathId) -> ResultView:
-        attempt = await service.visible_attempt(db, me, attempt_id)
-        await service.close_if_expired(db, attempt)
-        result = await service.result_of(db, attempt_id)
-        if result is None:
-            left = service.seconds_left(attempt, utcnow())
-            until = f" ({left} seconds left)" if left is not None else ""
-            raise Conflict(
-                f"attempt {attempt_id} is still in progress{until}; submit it to see the result"
-            )
-        return await result_view(db, attempt, result, me)
+        return await results.attempt_result(db, me, attempt_id)

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from exam_service.bank.format import BlueprintFile, ScaleFile
+from exam_service.bank.format import BlueprintFile
+from exam_service.grading.scoring import Scale
 
 
 class BlueprintView(Struct):
@@ -22,7 +23,7 @@ class BlueprintView(Struct):
     objective_weights: dict[str, float] | None
     objective_counts: dict[str, int] | None
     difficulty_mix: dict[str, float] | None
-    scale: ScaleFile
+    scale: Scale
     review_policy: str
     shuffle_options: bool
     partial_credit: bool
@@ -155,7 +156,7 @@ class ResultView(Struct):
     raw_percent: float
     scaled_score: int
     passed: bool
-    scale: ScaleFile
+    scale: Scale
     objectives: list[ObjectiveScore]
     review_available: bool
     review_note: str

@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 Z95 = 1.959964
 MEETS = "meets competencies"
@@ -68,12 +70,16 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     return round(100 * low, 1), round(100 * high, 1)
 
 
-@dataclass(frozen=True)
-class Scale:
+class Scale(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Scaled scores run from `min` to `max`; the raw percent `raw_cut` maps to `pass`.
+
+    The one scale type: blueprint files, the API and grading all use it (`pass` on the
+    wire, `pass_` in Python, the column `scale_pass` in the blueprints table)."""
+
     min: int
     max: int
-    passing: int
-    raw_cut: float
+    pass_: int = msgspec.field(name="pass")
+    raw_cut: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 70.0
     """The raw percent that maps to the passing score."""
 
 
@@ -81,9 +87,9 @@ def scaled_score(raw_percent: float, scale: Scale) -> int:
     """The piecewise-linear map of the module docstring, rounded to a whole number."""
     r, c = raw_percent, scale.raw_cut
     if r <= c:
-        value = scale.min + (scale.passing - scale.min) * (r / c if c > 0 else 1.0)
+        value = scale.min + (scale.pass_ - scale.min) * (r / c if c > 0 else 1.0)
     else:
-        value = scale.passing + (scale.max - scale.passing) * (r - c) / (100 - c)
+        value = scale.pass_ + (scale.max - scale.pass_) * (r - c) / (100 - c)
     return round(value)
 
 

@@ -11,8 +11,8 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from exam_service.auth.security import STAFF, Me
-from exam_service.db import DbSession, PathId
 from exam_service.errors import InvalidInput
+from exam_service.http import CSV, PDF, DbSession, PathId, download
 from exam_service.models import PaperExam
 from exam_service.paper import pdf, service
 from exam_service.paper.schemas import (
@@ -22,10 +22,6 @@ from exam_service.paper.schemas import (
     PaperResponses,
     ScanReport,
 )
-from exam_service.reports.controllers import CSV, PDF, download
-
-MAX_SCAN_BYTES = 64 * 1024 * 1024
-"""Scans of a whole room are large: this route takes up to 64 MiB (others: EXAM_MAX_BODY_BYTES)."""
 
 
 def printed(render: Callable[..., bytes], *args: Any) -> bytes:
@@ -165,7 +161,7 @@ class PaperExamController(Controller):
     @post(
         "/{exam_id:int}/scans",
         status_code=200,
-        request_max_body_size=MAX_SCAN_BYTES,
+        request_max_body_size=service.MAX_SCAN_BYTES,
         summary="Scanned answer sheets (PNG, JPEG or PDF) read, and graded where certain",
     )
     async def scans(

@@ -45,7 +45,7 @@ class PaperQuestion:
 
 
 @dataclass(frozen=True)
-class PaperForm:
+class PrintedForm:
     code: str
     """"A", "B", ..."""
     questions: tuple[PaperQuestion, ...]
@@ -60,10 +60,10 @@ class PaperExamDocument:
     paper: str
     """`a4` or `letter`."""
     time_minutes: int | None
-    forms: tuple[PaperForm, ...]
+    forms: tuple[PrintedForm, ...]
     instructions: tuple[str, ...] = field(default=())
 
-    def form(self, code: str) -> PaperForm:
+    def form(self, code: str) -> PrintedForm:
         for form in self.forms:
             if form.code == code:
                 return form

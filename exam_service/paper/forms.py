@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from exam_service.exams.assembly import DrawnItem, ExamSpec, PoolQuestion, assemble
 from exam_service.exams.delivery import display_key, shown
 from exam_service.paper.answers import answer_text
-from exam_service.paper.document import PaperForm, PaperQuestion
+from exam_service.paper.document import PaperQuestion, PrintedForm
 
 MAX_FORMS = 26
 
@@ -74,18 +74,11 @@ class PrintableQuestion(Protocol):
     case_scenario: str | None
 
 
-def layout_of(item: DrawnItem) -> dict[str, Any]:
-    """The display order a form item keeps: option ids, or prompt and choice ids."""
-    if item.prompt_order:
-        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
-    return {"options": list(item.option_order)}
-
-
 def printed_form(
     code: str,
     items: Sequence[tuple[int, Mapping[str, Any]]],
     revisions: Mapping[int, PrintableQuestion],
-) -> PaperForm:
+) -> PrintedForm:
     """One form as the printers see it, from its (revision id, layout) items in order:
     texts in printed order and the key in the form's notation."""
     questions, key = [], []
@@ -110,4 +103,4 @@ def printed_form(
         key.append(
             answer_text(revision.type, display_key(revision.type, revision.content, dict(layout)))
         )
-    return PaperForm(code, tuple(questions), tuple(key))
+    return PrintedForm(code, tuple(questions), tuple(key))

@@ -39,8 +39,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from exam_service.paper.document import (
     PaperExamDocument,
-    PaperForm,
     PaperQuestion,
+    PrintedForm,
     SheetCandidate,
 )
 from exam_service.paper.sheet import (
@@ -52,6 +52,7 @@ from exam_service.paper.sheet import (
     page_size,
     qr_payload,
 )
+from exam_service.typeset import char_widths, clean_text, fit_line
 
 FONT, BOLD, ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
 MARGIN = 50.0
@@ -70,9 +71,6 @@ OPTION_TEXT = 500
 INSTRUCTION_TEXT = 500
 INSTRUCTIONS_SHOWN = 20
 NAME_TEXT = 120
-FIT_TEXT = 400
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-BLANK_LINES = re.compile(r"\n\s*\n\s*")
 
 INK, MUTED, FAINT, SHADE = 0.1, 0.4, 0.6, 0.93
 """Grey levels (0 black, 1 white)."""
@@ -114,42 +112,10 @@ SHEET_NOTES = (
 # ---- Text from data ---------------------------------------------------------------------
 
 
-def _clean(text: str, limit: int) -> str:
-    """At most `limit` characters, with an ellipsis when cut; no control characters, tabs
-    as spaces and at most one blank line in a row."""
-    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
-    text = BLANK_LINES.sub("\n\n", text.strip())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
-def _fit(text: str, font: str, size: float, width: float) -> str:
-    """Raw text on one line, shortened with an ellipsis to `width` points."""
-    line = " ".join(_clean(text, FIT_TEXT).split())
-    if stringWidth(line, font, size) <= width:
-        return line
-    widths = _char_widths(line, font, size)
-    room, total, end = width - stringWidth("\u2026", font, size), 0.0, 0
-    while end < len(line) and total + widths[end] <= room:
-        total += widths[end]
-        end += 1
-    return line[:end].rstrip() + "\u2026"
-
-
-def _char_widths(text: str, font: str, size: float) -> list[float]:
-    known: dict[str, float] = {}
-    widths = []
-    for char in text:
-        width = known.get(char)
-        if width is None:
-            width = known[char] = stringWidth(char, font, size)
-        widths.append(width)
-    return widths
-
-
 def _break(line: str, font: str, size: float, width: float) -> list[str]:
     """A line wider than `width` (one long word) cut between characters."""
     pieces, start, total = [], 0, 0.0
-    for index, char_width in enumerate(_char_widths(line, font, size)):
+    for index, char_width in enumerate(char_widths(line, font, size)):
         if total + char_width > width and index > start:
             pieces.append(line[start:index])
             start, total = index, 0.0
@@ -221,7 +187,7 @@ class LayoutCache:
         if found is None:
             if len(self._lines) >= self._limit:
                 self._lines.clear()
-            found = _wrap(_clean(text, cap), style.font, style.size, width)
+            found = _wrap(clean_text(text, cap), style.font, style.size, width)
             self._lines[key] = found
         return found
 
@@ -472,9 +438,9 @@ def _render(
     pages = _paginate(blocks, height - 2 * MARGIN)
     buffer = io.BytesIO()
     canvas = _canvas(buffer, paper, f"{head} - {mark}", compress=compress)
-    mark = _fit(mark, BOLD, 9, 120)
-    head = _fit(head, FONT, 8, width - 2 * MARGIN - stringWidth(mark, BOLD, 9) - 12)
-    foot = _fit(foot, FONT, 8, width - 2 * MARGIN - 80)
+    mark = fit_line(mark, BOLD, 9, 120)
+    head = fit_line(head, FONT, 8, width - 2 * MARGIN - stringWidth(mark, BOLD, 9) - 12)
+    foot = fit_line(foot, FONT, 8, width - 2 * MARGIN - 80)
     _Pages(canvas, (width, height), head, mark, foot).draw(pages)
     canvas.save()
     return buffer.getvalue()
@@ -503,14 +469,14 @@ def booklet_pdf(
     width = page_size(doc.paper)[0] - 2 * MARGIN
     blocks = [_cover(doc, paper_form, width, layouts)]
     blocks += _question_blocks(paper_form.questions, width, layouts)
-    title = _fit(doc.title, FONT, 8, 400)
-    code = _fit(form, BOLD, 8, 60)
+    title = fit_line(doc.title, FONT, 8, 400)
+    code = fit_line(form, BOLD, 8, 60)
     return _render(
         doc.paper, title, f"Form {code}", f"Form {code} - {title}", blocks, compress=compress
     )
 
 
-def _form(doc: PaperExamDocument, form: str) -> PaperForm:
+def _form(doc: PaperExamDocument, form: str) -> PrintedForm:
     try:
         return doc.form(form)
     except KeyError:
@@ -520,11 +486,11 @@ def _form(doc: PaperExamDocument, form: str) -> PaperForm:
         ) from None
 
 
-def _cover(doc: PaperExamDocument, form: PaperForm, width: float, cache: LayoutCache) -> _Block:
+def _cover(doc: PaperExamDocument, form: PrintedForm, width: float, cache: LayoutCache) -> _Block:
     block = _Block()
     block.text(TITLE, cache.lines(doc.title, TITLE, TITLE_TEXT, width)[:3])
     block.gap(6)
-    block.text(HEADING, [_fit(f"Form {form.code}", BOLD, 16, width)])
+    block.text(HEADING, [fit_line(f"Form {form.code}", BOLD, 16, width)])
     block.gap(8)
     time = f"{doc.time_minutes} minutes" if doc.time_minutes else "not limited"
     block.text(BODY, [f"Time allowed: {time}", f"Questions: {len(form.questions)}"])
@@ -538,7 +504,7 @@ def _cover(doc: PaperExamDocument, form: PaperForm, width: float, cache: LayoutC
     )
     block.gap(14)
     block.rows.append(_Row(18.0, (_Run(0, SUBHEADING, "Instructions"),)))
-    given = [_clean(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
+    given = [clean_text(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
     for text in [*given, *STANDARD_INSTRUCTIONS]:
         lines = cache.lines(text, BODY, INSTRUCTION_TEXT, width - 14)
         block.rows.append(_Row(BODY.leading, (_Run(0, BODY, "\u2022"), _Run(14, BODY, lines[0]))))
@@ -669,8 +635,8 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
             f"{len(paper_form.key)} key entries; rebuild the paper exam"
         )
     width = page_size(doc.paper)[0] - 2 * MARGIN
-    title = _fit(doc.title, FONT, 8, 400)
-    code = _fit(form, BOLD, 10, 60)
+    title = fit_line(doc.title, FONT, 8, 400)
+    code = fit_line(form, BOLD, 10, 60)
     head = _Block()
     head.text(HEADING, [f"Answer key - Form {code}"])
     head.text(BODY, _lines_once(doc.title, BODY, width))
@@ -695,11 +661,11 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
                 (
                     _Run(columns[0], KEY_BOLD, str(question.number)),
                     _Run(columns[1], KEY, TYPE_NAMES.get(question.type, question.type)[:20]),
-                    _Run(columns[2], KEY_BOLD, _fit(answer or "-", BOLD, KEY.size, 180)),
+                    _Run(columns[2], KEY_BOLD, fit_line(answer or "-", BOLD, KEY.size, 180)),
                     _Run(
                         columns[3],
                         KEY_NOTE,
-                        _fit(question.question_key, FONT, 8.0, width - columns[3]),
+                        fit_line(question.question_key, FONT, 8.0, width - columns[3]),
                     ),
                 ),
             )
@@ -716,7 +682,7 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
 
 def _lines_once(text: str, style: TextStyle, width: float) -> tuple[str, ...]:
     """Wrapped lines of a one-off text, not worth caching (a title on the key)."""
-    return _wrap(_clean(text, TITLE_TEXT), style.font, style.size, width)
+    return _wrap(clean_text(text, TITLE_TEXT), style.font, style.size, width)
 
 
 # ---- Answer sheets ----------------------------------------------------------------------
@@ -742,7 +708,9 @@ def answer_sheets_pdf(
             )
     layout = form_sheet(doc, form)
     buffer = io.BytesIO()
-    canvas = _canvas(buffer, doc.paper, _fit(f"Answer sheets - {doc.title} - {form}", FONT, 8, 500))
+    canvas = _canvas(
+        buffer, doc.paper, fit_line(f"Answer sheets - {doc.title} - {form}", FONT, 8, 500)
+    )
     canvas.beginForm("sheet")
     _sheet_static(canvas, layout, doc, form)
     canvas.endForm()
@@ -762,10 +730,14 @@ def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, f
     heading = frame.heading
     canvas.setFillGray(INK)
     canvas.setFont(BOLD, 13)
-    canvas.drawString(heading.x, height - heading.y - 12, _fit(doc.title, BOLD, 13, heading.width))
+    canvas.drawString(
+        heading.x, height - heading.y - 12, fit_line(doc.title, BOLD, 13, heading.width)
+    )
     canvas.setFont(FONT, 10)
     subtitle = f"Answer sheet - Form {form} - {len(layout.rows)} questions"
-    canvas.drawString(heading.x, height - heading.y - 28, _fit(subtitle, FONT, 10, heading.width))
+    canvas.drawString(
+        heading.x, height - heading.y - 28, fit_line(subtitle, FONT, 10, heading.width)
+    )
     canvas.setFont(BOLD, 8.5)
     canvas.setFillGray(MUTED)
     canvas.drawString(heading.x, height - heading.y - 48, "Name")
@@ -845,7 +817,7 @@ def _sheet_candidate(
     if name:
         canvas.setFont(FONT, 11)
         canvas.drawString(
-            heading.x + 30, height - heading.y - 48, _fit(name, FONT, 11, heading.width - 30)
+            heading.x + 30, height - heading.y - 48, fit_line(name, FONT, 11, heading.width - 30)
         )
     else:
         canvas.setStrokeGray(0.35)

@@ -13,20 +13,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam_service.auth.access import may_see_user
 from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
 from exam_service.errors import InvalidInput, NotFound
 from exam_service.exams import assembly
+from exam_service.exams.blueprints import exam_spec, get_blueprint
+from exam_service.exams.closing import close_attempt
 from exam_service.exams.delivery import AnswerRejected, answer_spec
-from exam_service.exams.service import (
-    close_attempt,
-    exam_spec,
-    get_blueprint,
-    may_see_user,
-    objective_parents,
-    question_pool,
-    snapshot,
-)
+from exam_service.exams.pool import objective_parents, question_pool
+from exam_service.exams.start import snapshot
 from exam_service.models import (
     Attempt,
     AttemptItem,
@@ -43,7 +39,7 @@ from exam_service.paper.document import (
     PaperExamDocument,
     SheetCandidate,
 )
-from exam_service.paper.forms import layout_of, make_forms, printed_form
+from exam_service.paper.forms import make_forms, printed_form
 from exam_service.paper.scan import SheetReading, read_scans
 from exam_service.paper.schemas import (
     GradedPaper,
@@ -54,6 +50,10 @@ from exam_service.paper.schemas import (
     ScanSheet,
 )
 from exam_service.paper.sheet import SheetLayout, form_sheet
+
+MAX_SCAN_BYTES = 64 * 1024 * 1024
+"""Scans of a whole room are large: the scan routes take up to 64 MiB (others:
+EXAM_MAX_BODY_BYTES)."""
 
 
 async def create_paper_exam(
@@ -88,7 +88,11 @@ async def create_paper_exam(
             PaperForm(
                 code=code,
                 items=[
-                    {"revision_id": i.revision_id, "scored": i.scored, "layout": layout_of(i)}
+                    {
+                        "revision_id": i.revision_id,
+                        "scored": i.scored,
+                        "layout": assembly.layout_of(i),
+                    }
                     for i in items
                 ],
             )

@@ -24,7 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-Z95 = 1.959964
+from exam_service.grading.scoring import Z95
+
 GROUP_PERCENT = 27
 GROUP_SHARE = GROUP_PERCENT / 100
 TOO_EASY = 0.95

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar, cast
+from typing import Literal
 
 from litestar import Controller, Response, get
 from litestar.params import FromQuery
 
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
-from exam_service.db import DbSession, PathId, QueryId, utcnow
-from exam_service.errors import Conflict
-from exam_service.exams import service as exams
-from exam_service.exams.controllers import result_view
-from exam_service.models import User
+from exam_service.http import CSV, PDF, DbSession, PathId, QueryId, download, instead_of
 from exam_service.reports import pdf, service, tables
-from exam_service.reports.schemas import CandidateReport, CohortReport, ItemReport, ScoreReport
+from exam_service.reports.schemas import CandidateReport, CohortReport, ItemReport
 
-T = TypeVar("T")
-PDF = "application/pdf"
-CSV = "text/csv; charset=utf-8"
 Paper = Literal["a4", "letter"]
-
-
-def download(body: bytes, media_type: str, filename: str) -> Response[bytes]:
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def instead_of(_model: type[T], response: Response[bytes]) -> T:
-    """A file returned by a handler whose documented result is the JSON model `T` (for
-    `?format=csv|pdf`): Litestar sees at run time that it got a Response and sends it."""
-    return cast(T, response)
 
 
 class ReportController(Controller):
@@ -115,21 +94,7 @@ class ReportController(Controller):
 async def score_report(
     db: DbSession, me: Me, attempt_id: PathId, paper: FromQuery[Paper] = "a4"
 ) -> Response[bytes]:
-    attempt = await exams.visible_attempt(db, me, attempt_id)
-    await exams.close_if_expired(db, attempt)
-    result = await exams.result_of(db, attempt_id)
-    if result is None:
-        raise Conflict(f"attempt {attempt_id} is still in progress; submit it for a score report")
-    view = await result_view(db, attempt, result, me)
-    owner = await db.get(User, attempt.user_id)
-    leaves = [o.code for o in view.objectives if o.level == "objective"]
-    report = ScoreReport(
-        candidate=owner.display_name if owner else str(attempt.user_id),
-        blueprint_name=str(attempt.settings.get("name", attempt.blueprint_id)),
-        result=view,
-        study=await service.study_sections(db, leaves),
-        generated_at=utcnow(),
-    )
+    report = await service.score_report(db, me, attempt_id)
     return download(
         pdf.score_report_pdf(report, paper=paper), PDF, f"score-report-{attempt_id}.pdf"
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,6 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -38,6 +36,7 @@ from reportlab.platypus import (
 )
 
 from exam_service.exams.schemas import Choice, ObjectiveScore, ResultView, ReviewItem
+from exam_service.grading.scoring import MEETS
 from exam_service.reports.schemas import (
     Bin,
     CandidateReport,
@@ -47,6 +46,7 @@ from exam_service.reports.schemas import (
     ObjectiveTrend,
     ScoreReport,
 )
+from exam_service.typeset import clean_text, fit_line
 
 PAPERS = {"a4": A4, "letter": LETTER}
 MARGIN = 50.0
@@ -59,7 +59,6 @@ OPTION_TEXT = 500
 SHORT_TEXT = 200
 STEM_IN_TABLE = 90
 STUDY_SHOWN = 6
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 INK = colors.HexColor("#1b1f24")
 MUTED = colors.HexColor("#5f6b7a")
@@ -73,7 +72,6 @@ FLAGGED = colors.HexColor("#fdecea")
 CUT = colors.HexColor("#8e1b1b")
 
 LEVEL_DEPTH = {"exam": 0, "domain": 1, "task": 2, "objective": 3}
-MEETS = "meets competencies"
 COUNTED = {
     "first": "first attempt per candidate",
     "last": "last attempt per candidate",
@@ -118,33 +116,17 @@ STYLES = {
 # ---- Text from data ---------------------------------------------------------------------
 
 
-def _cap(text: str, limit: int) -> str:
-    """At most `limit` characters, with an ellipsis when cut, and no control characters."""
-    text = CONTROL.sub("", text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
 def _markup(text: str, limit: int = LONG_TEXT) -> str:
     """Text from data as safe Paragraph markup: capped, escaped, line breaks kept.
 
     The only helper through which data reaches a `Paragraph`: after `escape`, `<`, `>` and
     `&` are plain characters, so tags, entities and CVE-2023-33733 payloads print literally.
     """
-    return escape(_cap(text, limit)).replace("\n", "<br/>")
+    return escape(clean_text(text, limit)).replace("\n", "<br/>")
 
 
 def _para(text: str, style: str = "body", limit: int = LONG_TEXT) -> Paragraph:
     return Paragraph(_markup(text, limit), STYLES[style])
-
-
-def _fit(text: str, font: str, size: float, width: float) -> str:
-    """Raw text on one line (for `String` and canvas text), shortened to `width` points."""
-    line = " ".join(_cap(text, 400).split())
-    if stringWidth(line, font, size) <= width:
-        return line
-    while line and stringWidth(line + "\u2026", font, size) > width:
-        line = line[:-1]
-    return line.rstrip() + "\u2026"
 
 
 def _when(moment: datetime | None) -> str:
@@ -212,9 +194,11 @@ def _decorate(heading: str, footer: str) -> Callable[[Canvas, Any], None]:
         canvas.setFillColor(MUTED)
         canvas.setFont(FONT, 8)
         canvas.line(MARGIN, MARGIN * 0.8, width - MARGIN, MARGIN * 0.8)
-        canvas.drawString(MARGIN, MARGIN * 0.5, _fit(footer, FONT, 8, width - 2 * MARGIN - 80))
+        canvas.drawString(MARGIN, MARGIN * 0.5, fit_line(footer, FONT, 8, width - 2 * MARGIN - 80))
         if doc.page > 1:
-            canvas.drawString(MARGIN, height - MARGIN * 0.6, _fit(heading, FONT, 8, width / 1.5))
+            canvas.drawString(
+                MARGIN, height - MARGIN * 0.6, fit_line(heading, FONT, 8, width / 1.5)
+            )
             canvas.line(MARGIN, height - MARGIN * 0.7, width - MARGIN, height - MARGIN * 0.7)
         canvas.restoreState()
 
@@ -230,7 +214,7 @@ def _render(story: list[Flowable], paper: str, title: str, footer: str) -> bytes
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title=_fit(title, FONT, 10, 2000),
+        title=fit_line(title, FONT, 10, 2000),
         author="exam_service",
         creator="exam_service",
         invariant=True,
@@ -376,7 +360,7 @@ def _draw_bar(
 ) -> None:
     indent = 9.0 * bar.depth
     font = BOLD if bar.depth <= 1 else FONT
-    label = _fit(bar.label, font, 8, label_w - indent - 2)
+    label = fit_line(bar.label, font, 8, label_w - indent - 2)
     drawing.add(_label(indent + 2, centre - 3, label, size=8, color=INK, font=font))
     tone = GOOD if bar.good else WEAK
     drawing.add(Rect(x(0), centre - 5, x(bar.percent) - x(0), 10, fillColor=tone, strokeColor=None))
@@ -392,7 +376,7 @@ def _draw_bar(
         _label(note_x + 24, centre - 3, percent, size=8, color=INK, font=BOLD, anchor="end")
     )
     drawing.add(
-        _label(note_x + 29, centre - 3, _fit(bar.note, FONT, 7.5, 100), size=7.5, color=tone)
+        _label(note_x + 29, centre - 3, fit_line(bar.note, FONT, 7.5, 100), size=7.5, color=tone)
     )
 
 
@@ -414,7 +398,7 @@ def _chart_heading(text: str) -> list[Flowable]:
     return [CondPageBreak(130), Paragraph(text, STYLES["h2_chart"])]
 
 
-def _histogram(bins: Sequence[Bin], passing: int, width: float) -> Drawing:
+def _histogram(bins: Sequence[Bin], pass_: int, width: float) -> Drawing:
     height, left, bottom, top = 170.0, 34.0, 30.0, 16.0
     drawing = Drawing(width, height)
     low, high = bins[0].low, bins[-1].high
@@ -443,13 +427,13 @@ def _histogram(bins: Sequence[Bin], passing: int, width: float) -> Drawing:
                 _label(middle, y(b.count) + 2, str(b.count), size=6.5, color=INK, anchor="middle")
             )
     _histogram_axis(drawing, bins, x, bottom, left + plot_w)
-    if low <= passing <= high:
-        drawing.add(_cut_line(x(passing), bottom, height - top + 4))
+    if low <= pass_ <= high:
+        drawing.add(_cut_line(x(pass_), bottom, height - top + 4))
         drawing.add(
             _label(
-                x(passing),
+                x(pass_),
                 height - top + 6,
-                f"pass {passing}",
+                f"pass {pass_}",
                 color=CUT,
                 font=BOLD,
                 anchor="middle",

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from msgspec import Struct
 
-from exam_service.bank.format import ScaleFile
 from exam_service.exams.schemas import ResultView
+from exam_service.grading.scoring import Scale
 
 
 class Bin(Struct):
@@ -41,7 +41,7 @@ class CohortReport(Struct):
     """`first`, `last` or `all` attempts per candidate."""
     candidates: int
     attempts: int
-    scale: ScaleFile
+    scale: Scale
     mean: float | None
     median: float | None
     sd: float | None

@@ -16,16 +16,18 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Subquery, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam_service.auth.access import may_see_user, others_visible_to
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.service import owned_cohort
-from exam_service.bank.format import ScaleFile
+from exam_service.db import utcnow
 from exam_service.errors import NotFound
-from exam_service.exams.service import get_blueprint, may_see_user
+from exam_service.exams.blueprints import blueprint_scale, get_blueprint
+from exam_service.exams.results import attempt_result
+from exam_service.grading.scoring import Scale
 from exam_service.models import (
     CURRENT_REVISION,
     Attempt,
     AttemptItem,
-    Cohort,
     CohortMember,
     Objective,
     Question,
@@ -46,6 +48,7 @@ from exam_service.reports.schemas import (
     NodeMastery,
     ObjectiveTrend,
     OptionShare,
+    ScoreReport,
 )
 
 CLOSED = ("submitted", "expired")
@@ -94,17 +97,6 @@ def cohort_members(cohort_id: int) -> Select[Any]:
     return select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)
 
 
-def staff_members(viewer: CurrentUser) -> Select[Any] | None:
-    """The users whose attempts an instructor may analyse: their cohorts' members."""
-    if viewer.role == "admin":
-        return None
-    return (
-        select(CohortMember.user_id)
-        .join(Cohort, Cohort.id == CohortMember.cohort_id)
-        .where(Cohort.owner_id == viewer.id)
-    )
-
-
 # --- cohort -------------------------------------------------------------------------------
 
 
@@ -123,7 +115,7 @@ async def _median(session: AsyncSession, chosen: Subquery, n: int) -> float | No
 
 
 async def _histogram(
-    session: AsyncSession, chosen: Subquery, scale: ScaleFile, bins: int = 10
+    session: AsyncSession, chosen: Subquery, scale: Scale, bins: int = 10
 ) -> list[Bin]:
     span = scale.max - scale.min
     index = case(
@@ -203,9 +195,7 @@ async def cohort_report(
 ) -> CohortReport:
     cohort = await owned_cohort(session, viewer, cohort_id)
     blueprint = await get_blueprint(session, blueprint_id)
-    scale = ScaleFile(
-        blueprint.scale_min, blueprint.scale_max, blueprint.scale_pass, blueprint.raw_cut
-    )
+    scale = blueprint_scale(blueprint)
     chosen = selected_attempts(blueprint_id, cohort_members(cohort_id), counted)
     summary = (
         await session.execute(
@@ -404,7 +394,7 @@ async def item_report(
         await owned_cohort(session, viewer, cohort_id)
         users: Select[Any] | None = cohort_members(cohort_id)
     else:
-        users = staff_members(viewer)
+        users = others_visible_to(viewer)
     chosen = selected_attempts(blueprint_id, users)
     n, upper, lower = await _attempts_and_groups(session, chosen)
     total = AttemptItem.attempt_score
@@ -522,6 +512,23 @@ async def study_sections(session: AsyncSession, codes: Sequence[str]) -> dict[st
     for code, source, count in rows.all():
         ranked.setdefault(code, Counter())[source] = int(count)
     return {code: [s for s, _ in counter.most_common(3)] for code, counter in ranked.items()}
+
+
+async def score_report(session: AsyncSession, viewer: CurrentUser, attempt_id: int) -> ScoreReport:
+    """What the candidate's score report shows: the result as `viewer` may see it (review
+    by the same policy as the API), and the study-guide sections of each objective."""
+    view = await attempt_result(session, viewer, attempt_id)
+    attempt = await session.get(Attempt, attempt_id)
+    assert attempt is not None  # attempt_result found it
+    owner = await session.get(User, attempt.user_id)
+    leaves = [o.code for o in view.objectives if o.level == "objective"]
+    return ScoreReport(
+        candidate=owner.display_name if owner else str(attempt.user_id),
+        blueprint_name=str(attempt.settings.get("name", attempt.blueprint_id)),
+        result=view,
+        study=await study_sections(session, leaves),
+        generated_at=utcnow(),
+    )
 
 
 async def candidate_report(

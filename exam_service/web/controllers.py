@@ -9,50 +9,33 @@ The exam page itself carries no question text: its script reads the attempt from
 
 from __future__ import annotations
 
-import base64
-import re
-import string
-import struct
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import FormMultiDict, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from exam_service.auth import service as auth_service
-from exam_service.auth.controllers import sign_in_for_token
 from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Auth, Me
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
-from exam_service.db import DbSession, Offset, PathId, QueryId
 from exam_service.errors import ExamServiceError, InvalidInput, NotAuthenticated, RateLimited
+from exam_service.exams import closing, results, start
 from exam_service.exams import service as exam_service
-from exam_service.exams.controllers import result_view
+from exam_service.exams.blueprints import list_blueprints
+from exam_service.exams.delivery import LETTERS
 from exam_service.exams.schemas import ResultView, ReviewItem
+from exam_service.http import AppSettings, DbSession, Offset, PathId, QueryId, client_address
 from exam_service.models import Blueprint, PaperExam
+from exam_service.paper import review
 from exam_service.paper import service as paper_service
-from exam_service.paper.controllers import MAX_SCAN_BYTES
-from exam_service.paper.document import PaperExamDocument, PaperQuestion
-from exam_service.paper.scan import BLANK, FILLED, AnswerReading, SheetReading
-from exam_service.paper.schemas import (
-    GradedPaper,
-    PaperResponse,
-    RowError,
-    ScanReport,
-    ScanSheet,
-)
 from exam_service.reports import service as report_service
-from exam_service.settings import AppSettings
 
 PAGE_SIZE = 50
 QUESTION_TYPES = ("single", "multiple", "ordering", "matching")
 DIFFICULTIES = ("easy", "medium", "hard")
-LETTERS = string.ascii_uppercase
 
 
 class SignInForm(msgspec.Struct):
@@ -65,7 +48,7 @@ class StartForm(msgspec.Struct):
     blueprint_id: str = ""
 
 
-class PaperForm(msgspec.Struct):
+class NewPaperExamForm(msgspec.Struct):
     blueprint_id: str = ""
     title: str = ""
     forms: int = 2
@@ -77,15 +60,11 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def _blueprints(db: DbSession) -> list[Blueprint]:
-    return list((await db.scalars(select(Blueprint).order_by(Blueprint.id))).all())
-
-
 async def _dashboard(
     db: DbSession, me: Any, error: str | None = None, status_code: int = 200
 ) -> Template:
-    await exam_service.close_expired_for(db, me.id)
-    blueprints = await _blueprints(db)
+    await closing.close_expired_for(db, me.id)
+    blueprints = await list_blueprints(db)
     names = {b.id: b.name for b in blueprints}
     attempts = await exam_service.list_attempts(
         db, me, user_id=me.id, blueprint_id=None, status=None, limit=50, offset=0
@@ -121,8 +100,8 @@ class PageController(Controller):
         data: URLEncodedBody[SignInForm],
     ) -> Redirect | Template:
         try:
-            token = await sign_in_for_token(
-                request, db, settings, auth, data.username, data.password
+            token = await auth_service.sign_in_for_token(
+                db, settings, auth, data.username, data.password, client_address(request)
             )
         except (NotAuthenticated, RateLimited) as exc:
             context = {
@@ -224,7 +203,7 @@ class CandidatePages(Controller):
         self, db: DbSession, me: Me, data: URLEncodedBody[StartForm]
     ) -> Redirect | Template:
         try:
-            attempt_id = await exam_service.start_attempt(db, me, data.blueprint_id)
+            attempt_id = await start.start_attempt(db, me, data.blueprint_id)
         except ExamServiceError as exc:
             await db.rollback()
             return await _dashboard(db, me, error=exc.detail, status_code=exc.status_code)
@@ -233,7 +212,7 @@ class CandidatePages(Controller):
     @get("/attempts/{attempt_id:int}")
     async def exam(self, db: DbSession, me: Me, attempt_id: PathId) -> Template | Redirect:
         attempt = await exam_service.visible_attempt(db, me, attempt_id)
-        await exam_service.close_if_expired(db, attempt)
+        await closing.close_if_expired(db, attempt)
         if attempt.status != "in_progress":
             return Redirect(f"/attempts/{attempt_id}/result", status_code=303)
         blueprint = await db.get(Blueprint, attempt.blueprint_id)
@@ -248,11 +227,9 @@ class CandidatePages(Controller):
     @get("/attempts/{attempt_id:int}/result")
     async def result(self, db: DbSession, me: Me, attempt_id: PathId) -> Template | Redirect:
         attempt = await exam_service.visible_attempt(db, me, attempt_id)
-        await exam_service.close_if_expired(db, attempt)
-        result = await exam_service.result_of(db, attempt_id)
-        if result is None:
+        view = await results.result_for(db, me, attempt)
+        if view is None:
             return Redirect(f"/attempts/{attempt_id}", status_code=303)
-        view = await result_view(db, attempt, result, me)
         blueprint = await db.get(Blueprint, attempt.blueprint_id)
         objectives = [o for o in view.objectives if o.level == "objective"]
         weakest = sorted(objectives, key=lambda o: (o.percent, o.code))[:3]
@@ -333,7 +310,7 @@ class StaffPages(Controller):
     @get("/cohorts/{cohort_id:int}")
     async def cohort(self, db: DbSession, me: Me, cohort_id: PathId) -> Template:
         cohort = await auth_service.visible_cohort(db, me, cohort_id)
-        context = {"me": me, "cohort": cohort, "blueprints": await _blueprints(db)}
+        context = {"me": me, "cohort": cohort, "blueprints": await list_blueprints(db)}
         return Template("cohort.html", context=context)
 
     @get("/items")
@@ -344,7 +321,7 @@ class StaffPages(Controller):
         blueprint_id: FromQuery[str] = "",
         cohort_id: QueryId = None,
     ) -> Template:
-        blueprints = await _blueprints(db)
+        blueprints = await list_blueprints(db)
         cohorts = await auth_service.list_cohorts(db, me)
         report = None
         if blueprint_id:
@@ -367,7 +344,7 @@ class StaffPages(Controller):
 
     @post("/paper", status_code=303)
     async def create_paper(
-        self, db: DbSession, me: Me, data: URLEncodedBody[PaperForm]
+        self, db: DbSession, me: Me, data: URLEncodedBody[NewPaperExamForm]
     ) -> Redirect | Template:
         try:
             exam = await paper_service.create_paper_exam(
@@ -390,7 +367,7 @@ class StaffPages(Controller):
         context = {
             "me": me,
             "exams": await paper_service.list_paper_exams(db, me),
-            "blueprints": await _blueprints(db),
+            "blueprints": await list_blueprints(db),
             "error": error,
         }
         return Template("paper.html", context=context, status_code=status_code)
@@ -407,14 +384,22 @@ class StaffPages(Controller):
         """The CSV of paper answers, uploaded or pasted; graded as POST
         /api/v1/paper-exams/{id}/responses grades it."""
         exam = await paper_service.visible_paper_exam(db, me, exam_id)
-        outcome = await _grade_answer_upload(db, me, exam, await request.form())
+        form = await request.form()
+        upload = form.get("file")
+        outcome = review.AnswersOutcome(
+            filename=upload.filename if isinstance(upload, UploadFile) else "",
+            pasted=str(form.get("rows", "")),
+            partial=form.get("partial") is not None,
+        )
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        outcome = await review.grade_answer_upload(db, me, exam, outcome, data)
         status = 422 if outcome.rejected else 200
         return _paper_exam_page(me, exam, answers=outcome, status_code=status)
 
     @post(
         "/paper/{exam_id:int}/scans",
         status_code=200,
-        request_max_body_size=MAX_SCAN_BYTES,
+        request_max_body_size=paper_service.MAX_SCAN_BYTES,
     )
     async def paper_scans(
         self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
@@ -424,11 +409,11 @@ class StaffPages(Controller):
         exam = await paper_service.visible_paper_exam(db, me, exam_id)
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            outcome = ScanOutcome(
+            outcome = review.ScanOutcome(
                 error="Choose the file of scanned answer sheets (PDF, PNG or JPEG) first."
             )
             return _paper_exam_page(me, exam, scan=outcome, status_code=422)
-        outcome = ScanOutcome(filename=upload.filename)
+        outcome = review.ScanOutcome(filename=upload.filename)
         data = await upload.read()
         doc = await paper_service.document(db, exam)
         try:
@@ -440,14 +425,14 @@ class StaffPages(Controller):
             outcome.error = f"{exc.detail[:1].upper()}{exc.detail[1:]}."
             return _paper_exam_page(me, exam, scan=outcome, status_code=422)
         report = await paper_service.grade_scans(db, me, exam, readings)
-        outcome.state = scan_state(report, readings, doc)
-        outcome.reviews = review_views(outcome.state, doc, None)
+        outcome.state = review.scan_state(report, readings, doc)
+        outcome.reviews = review.review_views(outcome.state, doc, None)
         return _paper_exam_page(me, exam, scan=outcome)
 
     @post(
         "/paper/{exam_id:int}/reviews",
         status_code=200,
-        request_max_body_size=MAX_SCAN_BYTES,
+        request_max_body_size=paper_service.MAX_SCAN_BYTES,
     )
     async def paper_review(
         self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
@@ -456,11 +441,11 @@ class StaffPages(Controller):
         answers sent to /responses; the form comes back with the sheets still to do."""
         exam = await paper_service.visible_paper_exam(db, me, exam_id)
         form = await request.form()
-        outcome = ScanOutcome(filename=str(form.get("filename", "")))
+        outcome = review.ScanOutcome(filename=str(form.get("filename", "")))
         doc = await paper_service.document(db, exam)
         try:
-            outcome.state = msgspec.json.decode(str(form.get("state", "")), type=ScanState)
-            outcome.reviews = review_views(outcome.state, doc, form)
+            outcome.state = msgspec.json.decode(str(form.get("state", "")), type=review.ScanState)
+            outcome.reviews = review.review_views(outcome.state, doc, form)
         except (msgspec.DecodeError, KeyError, IndexError):
             outcome.state = None
             outcome.error = (
@@ -469,15 +454,15 @@ class StaffPages(Controller):
             )
             return _paper_exam_page(me, exam, scan=outcome, status_code=422)
         chosen = str(form.get("grade", ""))
-        review = next((r for r in outcome.reviews if str(r.sheet.page) == chosen), None)
-        if review is None:
+        sheet = next((r for r in outcome.reviews if str(r.sheet.page) == chosen), None)
+        if sheet is None:
             outcome.error = (
                 f"Page {chosen or '?'} is not waiting for review: use the Grade button of one "
                 "of the sheets below."
             )
         else:
-            await _grade_reviewed(db, me, exam, review, outcome)
-        status = 422 if outcome.error or (review and review.errors) else 200
+            await review.grade_reviewed(db, me, exam, sheet, outcome)
+        status = 422 if outcome.error or (sheet and sheet.errors) else 200
         return _paper_exam_page(me, exam, scan=outcome, status_code=status)
 
 
@@ -487,8 +472,8 @@ class StaffPages(Controller):
 def _paper_exam_page(
     me: Any,
     exam: PaperExam,
-    answers: AnswersOutcome | None = None,
-    scan: ScanOutcome | None = None,
+    answers: review.AnswersOutcome | None = None,
+    scan: review.ScanOutcome | None = None,
     status_code: int = 200,
 ) -> Template:
     context = {
@@ -500,310 +485,3 @@ def _paper_exam_page(
         "letters": LETTERS,
     }
     return Template("paper_exam.html", context=context, status_code=status_code)
-
-
-@dataclass
-class AnswersOutcome:
-    """What became of one upload of paper answers."""
-
-    filename: str = ""
-    pasted: str = ""
-    partial: bool = False
-    error: str | None = None
-    """The upload as a whole was refused (no rows, or problems and not partial)."""
-    errors: list[RowError] = field(default_factory=list)
-    graded: list[GradedPaper] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> bool:
-        return self.error is not None
-
-
-async def _grade_answer_upload(
-    db: DbSession, me: Any, exam: PaperExam, form: FormMultiDict
-) -> AnswersOutcome:
-    upload = form.get("file")
-    outcome = AnswersOutcome(
-        filename=upload.filename if isinstance(upload, UploadFile) else "",
-        pasted=str(form.get("rows", "")),
-        partial=form.get("partial") is not None,
-    )
-    data = await upload.read() if isinstance(upload, UploadFile) else b""
-    if outcome.filename and outcome.pasted.strip():
-        outcome.error = (
-            "You chose a file and also pasted rows: send one of them (empty the box, or "
-            "choose the file again without pasting)."
-        )
-    elif outcome.filename and not data:
-        outcome.error = f"{outcome.filename} is empty: choose the CSV file with the answers."
-    elif not outcome.filename and not outcome.pasted.strip():
-        outcome.error = (
-            "Choose a CSV file or paste its rows: the header candidate,form,1,2,... then one "
-            "row per candidate."
-        )
-    if outcome.error:
-        return outcome
-    rows, errors = paper_service.parse_csv(data or outcome.pasted.encode("utf-8"))
-    checked, row_errors = await paper_service.check_rows(db, me, exam, rows)
-    outcome.errors = errors + row_errors
-    if not rows and not outcome.errors:
-        outcome.error = "There are no answer rows under the header: add one row per candidate."
-    elif outcome.errors and not outcome.partial:
-        outcome.error = (
-            f"{len(outcome.errors)} problem{'s' if len(outcome.errors) != 1 else ''} in the "
-            "answers; nothing was imported. Fix the lines listed below and upload again, or "
-            "tick 'Grade the good rows' to grade the rest now."
-        )
-    else:
-        outcome.graded = await paper_service.grade_rows(db, exam, checked)
-    return outcome
-
-
-class ReviewAnswer(msgspec.Struct):
-    """One answer the scan reader could not settle."""
-
-    number: int
-    reading: str
-    """What the reader saw, in words."""
-    suggested: str = ""
-    """The letters clearly marked: where the form's controls start."""
-    crop: str = ""
-    """The scanned row as base64 PNG."""
-
-    @property
-    def crop_size(self) -> tuple[int, int]:
-        """The crop's width and height in pixels, from its PNG header; (0, 0) if unknown."""
-        head = base64.b64decode(self.crop[:32]) if len(self.crop) >= 32 else b""
-        if not head.startswith(b"\x89PNG"):
-            return 0, 0
-        width, height = struct.unpack(">II", head[16:24])
-        return int(width), int(height)
-
-
-class PendingSheet(msgspec.Struct):
-    """A scanned sheet waiting for a person."""
-
-    page: int
-    form: str
-    candidate: str
-    candidate_number: str | None
-    problems: list[str]
-    answers: list[str]
-    """Every answer as read, in the form's numbering; "" where under review."""
-    reviews: list[ReviewAnswer]
-
-    @property
-    def status(self) -> str:
-        return "review"
-
-
-class ScanState(msgspec.Struct):
-    """The outcome of one scan upload while it is being reviewed. The review form carries
-    it in a hidden field, so the server keeps nothing between posts; it is only ever shown
-    back to the instructor who sent it, and what is graded goes through check_rows."""
-
-    done: list[ScanSheet]
-    """Sheets graded, unreadable or refused (their answers left out)."""
-    pending: list[PendingSheet]
-
-
-def _reading(answer: AnswerReading, question_type: str) -> str:
-    """The reader's view of a review answer, e.g. "A empty, B filled, C unclear"."""
-    if question_type in ("ordering", "matching"):
-        return "writing in the boxes (handwriting is not read): type the letters you see"
-    words = [
-        f"{LETTERS[i]} {'filled' if f > FILLED else 'empty' if f < BLANK else 'unclear'}"
-        for i, f in enumerate(answer.fills)
-    ]
-    marked = sum(1 for f in answer.fills if f > FILLED)
-    why = (
-        "two marks on a one-answer row"
-        if question_type == "single" and marked > 1
-        else "a light, partial or crossed-out mark"
-    )
-    return f"{', '.join(words)} ({why})"
-
-
-def scan_state(
-    report: ScanReport, readings: Sequence[SheetReading], doc: PaperExamDocument
-) -> ScanState:
-    """The report of a scan upload split into finished sheets and a review list; the
-    readings (one per sheet, in the same order) add what the reader saw of each bubble."""
-    state = ScanState(done=[], pending=[])
-    for sheet, reading in zip(report.sheets, readings, strict=True):
-        if sheet.status != "review" or sheet.form is None:
-            state.done.append(msgspec.structs.replace(sheet, answers=[]))
-            continue
-        questions = doc.form(sheet.form).questions
-        reviews = []
-        for shown, read in zip(sheet.answers, reading.answers, strict=True):
-            if shown.status != "review":
-                continue
-            kind = questions[shown.number - 1].type
-            marked = "".join(LETTERS[i] for i, f in enumerate(read.fills) if f > FILLED)
-            if kind not in ("single", "multiple") or (kind == "single" and len(marked) > 1):
-                marked = ""  # write-in boxes, or two marks on a one-answer row: no guess
-            reviews.append(
-                ReviewAnswer(
-                    number=shown.number,
-                    reading=_reading(read, kind),
-                    suggested=marked,
-                    crop=shown.crop_png_base64 or "",
-                )
-            )
-        state.pending.append(
-            PendingSheet(
-                page=sheet.page,
-                form=sheet.form,
-                candidate=sheet.candidate or "",
-                candidate_number=sheet.candidate_number,
-                problems=sheet.problems,
-                answers=[a.value for a in sheet.answers],
-                reviews=reviews,
-            )
-        )
-    return state
-
-
-@dataclass
-class ReviewEntry:
-    """One review answer as the form shows it."""
-
-    review: ReviewAnswer
-    question: PaperQuestion
-    chosen: list[str]
-    """`single`/`multiple`: the letters chosen; `ordering`: [the letters typed];
-    `matching`: the letter chosen for each prompt ("" for none)."""
-    answer: str
-    """The choice in paper notation ("B", "AC", "CADB", "BAC"; "" unanswered)."""
-    error: str = ""
-
-
-@dataclass
-class SheetReview:
-    sheet: PendingSheet
-    entries: list[ReviewEntry]
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ScanOutcome:
-    """What became of one scan upload, or of one sheet graded from its review form."""
-
-    filename: str = ""
-    error: str | None = None
-    state: ScanState | None = None
-    reviews: list[SheetReview] = field(default_factory=list)
-    graded: GradedPaper | None = None
-    """The sheet just graded from the review form."""
-
-    @property
-    def state_json(self) -> str:
-        return msgspec.json.encode(self.state).decode() if self.state else ""
-
-    @property
-    def pages(self) -> list[ScanSheet | PendingSheet]:
-        if self.state is None:
-            return []
-        return sorted([*self.state.done, *self.state.pending], key=lambda s: s.page)
-
-
-BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-
-
-def _choice(
-    question: PaperQuestion, review: ReviewAnswer, page: int, form: FormMultiDict | None
-) -> tuple[list[str], str, str]:
-    """The reviewer's choice for one question: (chosen, paper answer, problem). Before the
-    first post (`form` None) the choice is what the reader saw clearly marked."""
-    name = f"p{page}-q{question.number}"
-    if question.type == "matching":
-        count = len(question.prompts)
-        if form is None:
-            return [""] * count, "", ""
-        chosen = [str(form.get(f"{name}-{k}", "")).strip().upper() for k in range(1, count + 1)]
-        if any(chosen) and not all(chosen):
-            problem = f"Choose a match for each of the {count} prompts, or 'No answer' for all."
-            return chosen, "", problem
-        return chosen, "".join(chosen), ""
-    if question.type == "ordering":
-        text = "" if form is None else "".join(str(form.get(name, "")).split()).upper()
-        return [text], text, ""
-    if form is None:
-        return list(review.suggested), review.suggested, ""
-    sent = {str(v).strip().upper() for v in form.getall(name, [])}
-    if question.type == "single" and not sent:
-        return [], "", "Choose the answer you read on the sheet, or 'No answer'."
-    # "" is the single-answer "No answer" button: kept in `chosen` to show it chosen
-    chosen = sorted(sent if question.type == "single" else sent - {""})
-    return chosen, "".join(chosen), ""
-
-
-def review_views(
-    state: ScanState, doc: PaperExamDocument, form: FormMultiDict | None
-) -> list[SheetReview]:
-    """The review form's sheets, with the choices posted in `form` (if any) kept, so a
-    sheet that is not graded yet keeps what the reviewer chose. KeyError or IndexError when
-    the state names a form or question the paper exam does not have."""
-    views = []
-    for sheet in state.pending:
-        questions = doc.form(sheet.form).questions
-        if form is not None:
-            sheet.candidate = str(form.get(f"p{sheet.page}-candidate", "")).strip()
-        entries = []
-        for review in sheet.reviews:
-            if not BASE64.fullmatch(review.crop):
-                review.crop = ""
-            if not 1 <= review.number <= len(questions):
-                raise IndexError(review.number)
-            question = questions[review.number - 1]
-            chosen, answer, error = _choice(question, review, sheet.page, form)
-            entries.append(ReviewEntry(review, question, chosen, answer, error))
-        views.append(SheetReview(sheet, entries))
-    return views
-
-
-async def _grade_reviewed(
-    db: DbSession, me: Any, exam: PaperExam, review: SheetReview, outcome: ScanOutcome
-) -> None:
-    """Grade one reviewed sheet like a row sent to /responses, or say what to fix."""
-    sheet = review.sheet
-    if any(entry.error for entry in review.entries):
-        review.errors.append("Some answers are not settled yet: see the questions marked below.")
-        return
-    if not sheet.candidate:
-        review.errors.append("Type the candidate's username, then grade the sheet again.")
-        return
-    answers = list(sheet.answers)
-    for entry in review.entries:
-        answers[entry.question.number - 1] = entry.answer
-    row = PaperResponse(sheet.candidate, sheet.form, answers)
-    checked, errors = await paper_service.check_rows(db, me, exam, [(sheet.page, row)])
-    if errors:
-        entries = {str(entry.question.number): entry for entry in review.entries}
-        for problem in errors:
-            if problem.column in entries:
-                entries[problem.column].error = f"{problem.message}."
-            else:
-                review.errors.append(f"{problem.message[:1].upper()}{problem.message[1:]}.")
-        return
-    [graded] = await paper_service.grade_rows(db, exam, checked)
-    assert outcome.state is not None
-    outcome.state.pending.remove(sheet)
-    outcome.state.done.append(
-        ScanSheet(
-            page=sheet.page,
-            status="graded",
-            exam_id=exam.id,
-            form=sheet.form,
-            candidate_number=sheet.candidate_number,
-            candidate=graded.candidate,
-            answers=[],
-            problems=[],
-            attempt_id=graded.attempt_id,
-            scaled_score=graded.scaled_score,
-            passed=graded.passed,
-        )
-    )
-    outcome.reviews.remove(review)
-    outcome.graded = graded

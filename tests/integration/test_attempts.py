@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from exam_service.app import create_app
 from exam_service.db import create_engine, session_factory
-from exam_service.exams.service import sweep_expired
+from exam_service.exams.closing import sweep_expired
 from exam_service.settings import Settings
 from tests.backends import only_on
 from tests.factories import Person, import_folder

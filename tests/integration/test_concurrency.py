@@ -22,7 +22,7 @@ ROOT = Path(__file__).parents[2]
 SWEEPER = """
 import asyncio, sys, time
 from exam_service.db import create_engine, session_factory
-from exam_service.exams.service import sweep_expired
+from exam_service.exams.closing import sweep_expired
 
 async def main(url: str, seconds: float) -> None:
     engine = create_engine(url)

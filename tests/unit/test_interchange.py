@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exam_service.bank.interchange import (
-    Issue,
-    ParsedImport,
-    guess_format,
-    html_to_text,
-    parse_import,
-    split_category,
-)
+from exam_service.bank.formats.common import Issue, html_to_text, split_category
+from exam_service.bank.interchange import ParsedImport, guess_format, parse_import
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec, load_bank
 from tests.conftest import FIXTURE_BANK
 

@@ -12,14 +12,10 @@ from typing import Any
 import pytest
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
-from exam_service.bank import qti
 from exam_service.bank.format import OptionFile, QuestionFile
-from exam_service.bank.interchange import (
-    EXPORT_FORMATS,
-    case_stem,
-    export_bank,
-    parse_import,
-)
+from exam_service.bank.formats import qti
+from exam_service.bank.formats.common import case_stem
+from exam_service.bank.interchange import EXPORT_FORMATS, export_bank, parse_import
 from exam_service.bank.loader import Bank, QuestionSpec, build_question, load_bank
 from tests.conftest import FIXTURE_BANK
 

@@ -9,13 +9,8 @@ from xml.sax.saxutils import escape as xml_escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exam_service.bank.interchange import (
-    Issue,
-    ParsedImport,
-    export_bank,
-    html_to_text,
-    parse_import,
-)
+from exam_service.bank.formats.common import Issue, html_to_text
+from exam_service.bank.interchange import ParsedImport, export_bank, parse_import
 from exam_service.bank.loader import QuestionSpec, load_bank
 from tests.conftest import FIXTURE_BANK
 from tests.unit.test_interchange_export import carried, make_question

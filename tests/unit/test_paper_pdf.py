@@ -15,8 +15,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from exam_service.paper.document import (
     PaperExamDocument,
-    PaperForm,
     PaperQuestion,
+    PrintedForm,
     SheetCandidate,
 )
 from exam_service.paper.pdf import (
@@ -121,14 +121,14 @@ def paper_exam(
     bank = [bank_question(index) for index in range(questions)]
     if stems:
         bank = [(replace(q, stem=stems.get(q.number, q.stem)), correct) for q, correct in bank]
-    form_a = PaperForm(
+    form_a = PrintedForm(
         code="A",
         questions=tuple(q for q, _ in bank),
         key=tuple(answer_string(q, correct) for q, correct in bank),
     )
     shuffled = [reversed_options(q, correct) for q, correct in reversed(bank)]
     renumbered = [(replace(q, number=n), c) for n, (q, c) in enumerate(shuffled, start=1)]
-    form_b = PaperForm(
+    form_b = PrintedForm(
         code="B",
         questions=tuple(q for q, _ in renumbered),
         key=tuple(answer_string(q, correct) for q, correct in renumbered),

@@ -18,8 +18,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from exam_service.paper.document import (
     PaperExamDocument,
-    PaperForm,
     PaperQuestion,
+    PrintedForm,
     SheetCandidate,
 )
 from exam_service.paper.pdf import answer_sheets_pdf
@@ -61,7 +61,7 @@ def question(number: int) -> PaperQuestion:
 
 def paper_exam(paper: str = "a4", questions: int = 65) -> PaperExamDocument:
     items = tuple(question(number) for number in range(1, questions + 1))
-    form = PaperForm(code="A", questions=items, key=tuple("A" for _ in items))
+    form = PrintedForm(code="A", questions=items, key=tuple("A" for _ in items))
     return PaperExamDocument(
         exam_id=EXAM_ID, title="Scan test", paper=paper, time_minutes=60, forms=(form,)
     )

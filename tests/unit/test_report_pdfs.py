@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from exam_service.bank.format import ScaleFile
 from exam_service.exams.schemas import Choice, ObjectiveScore, ResultView, ReviewItem
+from exam_service.grading.scoring import Scale
 from exam_service.reports.pdf import candidate_report_pdf, cohort_report_pdf, score_report_pdf
 from exam_service.reports.schemas import (
     Bin,
@@ -27,7 +27,7 @@ from exam_service.reports.schemas import (
     ScoreReport,
 )
 
-SCALE = ScaleFile(min=100, max=1000, pass_=720, raw_cut=70.0)
+SCALE = Scale(min=100, max=1000, pass_=720, raw_cut=70.0)
 WHEN = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 MARKUP = '<b>bold</b> <font color="red">x</font> <a href="javascript:alert(1)">y</a> &amp; <para>'
 PWNED = Path("/tmp/pwned")

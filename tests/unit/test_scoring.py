@@ -19,7 +19,7 @@ from exam_service.grading.scoring import (
     wilson_interval,
 )
 
-AWS = Scale(min=100, max=1000, passing=720, raw_cut=70)
+AWS = Scale(min=100, max=1000, pass_=720, raw_cut=70)
 
 
 @pytest.mark.parametrize(

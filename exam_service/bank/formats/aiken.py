@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from exam_service.bank.interchange import Answer, Draft, Issue, Reading
+from exam_service.bank.formats.common import Answer, Draft, Issue, Reading
 
 _OPTION = re.compile(r"([A-Z])[.)](?:[ \t]+(.*))?$")
 _ANSWER = re.compile(r"ANSWER[ \t]*:[ \t]*(.*)$", re.IGNORECASE)

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
 
-from exam_service.bank.interchange import text_paragraphs, xml_safe
+from exam_service.bank.formats.common import text_paragraphs, xml_safe
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 
 QTI = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"

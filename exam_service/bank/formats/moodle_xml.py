@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
-from exam_service.bank.interchange import (
+from exam_service.bank.formats.common import (
     FULL_CREDIT,
     Answer,
     Draft,

@@ -24,7 +24,7 @@ import bisect
 import re
 from collections.abc import Sequence
 
-from exam_service.bank.interchange import (
+from exam_service.bank.formats.common import (
     Answer,
     Draft,
     Issue,

@@ -1,0 +1,160 @@
+"""Blueprints in the database: the bank's file blueprints kept in step, and the API's
+create, read and change, each refused when the bank cannot fill it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam_service.bank.format import BlueprintFile
+from exam_service.db import utcnow
+from exam_service.errors import Conflict, InvalidInput, NotFound
+from exam_service.exams import assembly
+from exam_service.exams.pool import objective_parents, question_pool
+from exam_service.grading.scoring import Scale
+from exam_service.models import Blueprint
+
+
+def apply_blueprint(row: Blueprint, spec: BlueprintFile) -> None:
+    row.name = spec.name
+    row.description = spec.description
+    row.mode = spec.mode
+    row.question_count = spec.question_count
+    row.time_limit_seconds = spec.time_limit_seconds
+    row.grace_seconds = spec.grace_seconds
+    row.unscored_count = spec.unscored_count
+    row.objective_weights = dict(spec.objective_weights) if spec.objective_weights else None
+    row.objective_counts = dict(spec.objective_counts) if spec.objective_counts else None
+    row.difficulty_mix = (
+        {str(k): v for k, v in spec.difficulty_mix.items()} if spec.difficulty_mix else None
+    )
+    row.scale_min = spec.scale.min
+    row.scale_max = spec.scale.max
+    row.scale_pass = spec.scale.pass_
+    row.raw_cut = spec.scale.raw_cut
+    row.review_policy = spec.review_policy
+    row.shuffle_options = spec.shuffle_options
+    row.partial_credit = spec.partial_credit
+    row.max_open_attempts = spec.max_open_attempts
+    row.updated_at = utcnow()
+
+
+def blueprint_scale(row: Blueprint) -> Scale:
+    return Scale(row.scale_min, row.scale_max, row.scale_pass, row.raw_cut)
+
+
+def blueprint_file(row: Blueprint) -> BlueprintFile:
+    return BlueprintFile(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        mode=row.mode,  # type: ignore[arg-type]
+        question_count=row.question_count,
+        time_limit_seconds=row.time_limit_seconds,
+        grace_seconds=row.grace_seconds,
+        unscored_count=row.unscored_count,
+        objective_weights=row.objective_weights,
+        objective_counts=row.objective_counts,
+        difficulty_mix=row.difficulty_mix,  # type: ignore[arg-type]
+        scale=blueprint_scale(row),
+        review_policy=row.review_policy,  # type: ignore[arg-type]
+        shuffle_options=row.shuffle_options,
+        partial_credit=row.partial_credit,
+        max_open_attempts=row.max_open_attempts,
+    )
+
+
+def exam_spec(row: Blueprint) -> assembly.ExamSpec:
+    return assembly.ExamSpec(
+        question_count=row.question_count,
+        unscored_count=row.unscored_count,
+        objective_weights=row.objective_weights,
+        objective_counts=row.objective_counts,
+        difficulty_mix=row.difficulty_mix,
+        shuffle_options=row.shuffle_options,
+    )
+
+
+async def sync_file_blueprints(session: AsyncSession, specs: Sequence[BlueprintFile]) -> int:
+    """Create or update the bank's blueprints (origin `file`); returns how many changed."""
+    changed = 0
+    for spec in specs:
+        row = await session.get(Blueprint, spec.id)
+        if row is None:
+            row = Blueprint(id=spec.id, origin="file")
+            session.add(row)
+        elif blueprint_file(row) == spec and row.origin == "file":
+            continue
+        apply_blueprint(row, spec)
+        row.origin = "file"
+        changed += 1
+    return changed
+
+
+async def check_blueprint(session: AsyncSession, spec: BlueprintFile) -> None:
+    """Refuse a blueprint that names unknown objectives or that the bank cannot fill."""
+    parents = await objective_parents(session)
+    targets = spec.objective_counts or spec.objective_weights or {}
+    unknown = [code for code in targets if code not in parents]
+    if unknown:
+        raise InvalidInput(
+            f"unknown objective {', '.join(map(repr, unknown))}; GET /api/v1/objectives "
+            "lists the codes"
+        )
+    if spec.unscored_count >= spec.question_count:
+        raise InvalidInput("unscored_count must be less than question_count")
+    scale = spec.scale
+    if not scale.min <= scale.pass_ <= scale.max or scale.min >= scale.max:
+        raise InvalidInput("scale needs min < max and min <= pass <= max")
+    if spec.mode == "exam" and spec.time_limit_seconds is None:
+        raise InvalidInput("an exam-mode blueprint needs time_limit_seconds")
+    if spec.objective_counts and sum(spec.objective_counts.values()) != spec.question_count:
+        raise InvalidInput(
+            f"objective_counts add up to {sum(spec.objective_counts.values())}, "
+            f"not question_count {spec.question_count}"
+        )
+    probe = Blueprint(id=spec.id)
+    apply_blueprint(probe, spec)
+    try:
+        short = assembly.shortfalls(exam_spec(probe), await question_pool(session), parents)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if short:
+        raise InvalidInput(str(assembly.ShortOfQuestions(short)))
+
+
+async def get_blueprint(session: AsyncSession, blueprint_id: str) -> Blueprint:
+    row = await session.get(Blueprint, blueprint_id)
+    if row is None:
+        raise NotFound(f"there is no blueprint {blueprint_id!r}; GET /api/v1/blueprints lists them")
+    return row
+
+
+async def list_blueprints(session: AsyncSession) -> list[Blueprint]:
+    """Every blueprint, by id."""
+    return list((await session.scalars(select(Blueprint).order_by(Blueprint.id))).all())
+
+
+async def create_blueprint(session: AsyncSession, spec: BlueprintFile) -> Blueprint:
+    if await session.get(Blueprint, spec.id) is not None:
+        raise Conflict(f"blueprint {spec.id!r} exists; PUT /api/v1/blueprints/{spec.id} edits it")
+    await check_blueprint(session, spec)
+    row = Blueprint(id=spec.id, origin="api")
+    apply_blueprint(row, spec)
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def update_blueprint(
+    session: AsyncSession, blueprint_id: str, spec: BlueprintFile
+) -> Blueprint:
+    row = await get_blueprint(session, blueprint_id)
+    if spec.id != blueprint_id:
+        raise InvalidInput(f"the body's id {spec.id!r} differs from the URL's {blueprint_id!r}")
+    await check_blueprint(session, spec)
+    apply_blueprint(row, spec)
+    await session.commit()
+    return row

@@ -1,0 +1,194 @@
+"""What may be seen of an attempt's outcome: its result, and the review (keys, rationales,
+explanations) or a practice check, as the attempt's review policy releases them.
+
+The policy is decided here and nowhere else; controllers and pages only show what these
+functions return.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from exam_service.auth.schemas import CurrentUser
+from exam_service.db import utcnow
+from exam_service.errors import Conflict, Forbidden, NotFound
+from exam_service.exams import delivery
+from exam_service.exams.closing import close_if_expired, submit
+from exam_service.exams.schemas import (
+    CheckView,
+    Choice,
+    ObjectiveScore,
+    ResultView,
+    ReviewItem,
+)
+from exam_service.exams.service import (
+    attempt_scale,
+    items_and_responses,
+    objective_codes,
+    result_of,
+    seconds_left,
+    utc_clock,
+    visible_attempt,
+)
+from exam_service.grading import scoring
+from exam_service.models import Attempt, AttemptItem, Response, Result
+
+
+class Shown(NamedTuple):
+    options: list[Choice]
+    prompts: list[Choice]
+    choices: list[Choice]
+
+
+def shown_lists(content: dict[str, Any], layout: dict[str, Any]) -> Shown:
+    """An item's options (or prompts and choices) with display ids, text only."""
+    view = delivery.shown(content, layout)
+    return Shown(*([Choice(**c) for c in view[name]] for name in Shown._fields))
+
+
+def review_release(attempt: Attempt, viewer: CurrentUser, now: datetime) -> tuple[bool, str]:
+    """Whether `viewer` may see keys and explanations now, and a note saying when.
+
+    Staff looking at someone else's attempt always may. The candidate may under
+    `after_submit` once the attempt is closed, under `after_close` once the exam's closing
+    time has passed, and never under `never`.
+    """
+    if viewer.id != attempt.user_id and viewer.role in ("admin", "instructor"):
+        return True, "shown to instructors and admins"
+    policy = attempt.settings["review_policy"]
+    if policy == "never":
+        return False, "this exam's review policy never shows the answers"
+    if policy == "after_close":
+        opens = attempt.closes_at or attempt.submitted_at or now
+        if now < opens:
+            return False, f"the answers are shown after the exam closes at {utc_clock(opens)}"
+    return True, "the answers are shown because the attempt is closed"
+
+
+def review_item(item: AttemptItem, response: Response | None) -> ReviewItem:
+    revision = item.revision
+    shown = shown_lists(revision.content, item.layout)
+    return ReviewItem(
+        position=item.position,
+        question_id=revision.question_id,
+        type=revision.type,
+        scored=item.scored,
+        stem=revision.stem,
+        case=revision.case_scenario,
+        options=shown.options,
+        prompts=shown.prompts,
+        choices=shown.choices,
+        answer=response.answer if response else None,
+        key=delivery.display_key(revision.type, revision.content, item.layout),
+        points=item.points or 0.0,
+        rationales=delivery.rationales(revision.content, item.layout),
+        explanation=revision.content["explanation"],
+        objectives=list(objective_codes(revision)),
+        source=revision.source,
+    )
+
+
+async def result_for(
+    session: AsyncSession, viewer: CurrentUser, attempt: Attempt
+) -> ResultView | None:
+    """The result of an attempt `viewer` may see, with the review when the policy releases
+    it; the attempt is closed first if its time is over. None while it is in progress."""
+    await close_if_expired(session, attempt)
+    result: Result | None = await result_of(session, attempt.id)
+    if result is None:
+        return None
+    released, note = review_release(attempt, viewer, utcnow())
+    review = None
+    if released:
+        items, responses = await items_and_responses(session, attempt.id)
+        review = [review_item(item, responses.get(item.position)) for item in items]
+    return ResultView(
+        attempt_id=attempt.id,
+        status=attempt.status,
+        submitted_at=attempt.submitted_at,
+        raw_score=result.raw_score,
+        raw_possible=result.raw_possible,
+        raw_percent=result.raw_percent,
+        scaled_score=result.scaled_score,
+        passed=result.passed,
+        scale=attempt_scale(attempt),
+        objectives=[ObjectiveScore(**node) for node in result.objectives],
+        review_available=released,
+        review_note=note,
+        review=review,
+    )
+
+
+async def attempt_result(session: AsyncSession, viewer: CurrentUser, attempt_id: int) -> ResultView:
+    """The result of attempt `attempt_id` for `viewer` (NotFound if they may not see it;
+    Conflict while it is in progress)."""
+    attempt = await visible_attempt(session, viewer, attempt_id)
+    view = await result_for(session, viewer, attempt)
+    if view is None:
+        left = seconds_left(attempt, utcnow())
+        until = f" ({left} seconds left)" if left is not None else ""
+        raise Conflict(
+            f"attempt {attempt_id} is still in progress{until}; submit it to see the result"
+        )
+    return view
+
+
+async def submit_for_result(session: AsyncSession, me: CurrentUser, attempt_id: int) -> ResultView:
+    """Close and grade the owner's attempt (idempotent) and return its result."""
+    attempt = await submit(session, me, attempt_id)
+    view = await result_for(session, me, attempt)
+    assert view is not None  # a submitted attempt has been graded
+    return view
+
+
+async def check_response(
+    session: AsyncSession, me: CurrentUser, attempt_id: int, position: int
+) -> CheckView:
+    """Practice mode's "check answer": lock the saved answer of one item and say whether
+    it is right, with the key, rationales and explanation."""
+    attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
+    await close_if_expired(session, attempt)
+    if attempt.mode != "practice":
+        raise Forbidden(
+            f"attempt {attempt_id} is a timed exam; answers are checked only in practice mode"
+        )
+    if attempt.status != "in_progress":
+        raise Conflict(f"attempt {attempt_id} is closed; see its result for the review")
+    item = await session.scalar(
+        select(AttemptItem)
+        .where(AttemptItem.attempt_id == attempt_id, AttemptItem.position == position)
+        .options(selectinload(AttemptItem.revision))
+    )
+    if item is None:
+        raise NotFound(f"attempt {attempt_id} has no question {position}")
+    response = await session.get(Response, (attempt_id, position))
+    if response is None or response.answer is None:
+        raise Conflict(f"save an answer to question {position} before checking it")
+    await session.execute(
+        update(Response)
+        .where(Response.attempt_id == attempt_id, Response.position == position)
+        .values(locked=True)
+    )
+    await session.commit()
+    revision = item.revision
+    key = delivery.display_key(revision.type, revision.content, item.layout)
+    points = scoring.item_points(
+        revision.type,
+        key,
+        response.answer,
+        partial_credit=bool(attempt.settings.get("partial_credit")),
+    )
+    return CheckView(
+        position=position,
+        answer=response.answer,
+        correct=points == 1.0,
+        points=points,
+        key=key,
+        rationales=delivery.rationales(revision.content, item.layout),
+        explanation=revision.content["explanation"],
+    )

@@ -1,0 +1,55 @@
+"""HTTP plumbing shared by every feature's controllers: the dependency aliases, the
+bounded parameter types, and the file-download helpers.
+
+Controllers import this module and their own feature's service; never another feature's
+controller. (`Me` and `Auth`, the signed-in user and the JWT configuration, live beside
+the guards in `auth/security.py`.)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar, cast
+
+from litestar import Request, Response
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+from msgspec import Meta
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exam_service.db import MAX_ID
+from exam_service.settings import Settings
+
+DbSession = NamedDependency[AsyncSession]
+"""A handler parameter `db: DbSession` receives the request's session (see create_app)."""
+AppSettings = NamedDependency[Settings]
+"""A handler parameter `settings: AppSettings` receives the app's settings."""
+
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+RowId = Annotated[int, Meta(ge=1, le=MAX_ID)]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]
+
+PDF = "application/pdf"
+CSV = "text/csv; charset=utf-8"
+
+T = TypeVar("T")
+
+
+def download(body: bytes, media_type: str, filename: str) -> Response[bytes]:
+    """A file the browser saves under `filename`."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def instead_of(_model: type[T], response: Response[bytes]) -> T:
+    """A file returned by a handler whose documented result is the JSON model `T` (for
+    `?format=csv|pdf`): Litestar sees at run time that it got a Response and sends it."""
+    return cast(T, response)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address the request came from, as the sign-in limit counts it."""
+    return request.client.host if request.client else "unknown"
