@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -146,11 +147,22 @@ async def submit_for_result(session: AsyncSession, me: CurrentUser, attempt_id: 
     return view
 
 
+CHECK_NOTES = {
+    "after_submit": "the answer and its explanation are shown as you check",
+    "after_close": "only right or wrong is shown now; the answers are shown after the exam closes",
+    "never": "only right or wrong is shown: this exam's review policy never shows the answers",
+}
+"""What practice mode's "check answer" may show under each review policy. Only
+`after_submit` releases keys during the attempt: under `after_close` other candidates
+may still be sitting the same questions, and `never` never releases them."""
+
+
 async def check_response(
     session: AsyncSession, me: CurrentUser, attempt_id: int, position: int
 ) -> CheckView:
     """Practice mode's "check answer": lock the saved answer of one item and say whether
-    it is right, with the key, rationales and explanation."""
+    it is right; the key, rationales and explanation come too when the review policy
+    allows them during the attempt (`CHECK_NOTES`)."""
     attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
     await close_if_expired(session, attempt)
     if attempt.mode != "practice":
@@ -183,11 +195,19 @@ async def check_response(
         response.answer,
         partial_credit=bool(attempt.settings.get("partial_credit")),
     )
-    return CheckView(
+    verdict = CheckView(
         position=position,
         answer=response.answer,
         correct=points == 1.0,
         points=points,
+        feedback="verdict",
+        feedback_note=CHECK_NOTES[attempt.settings["review_policy"]],
+    )
+    if attempt.settings["review_policy"] != "after_submit":
+        return verdict
+    return msgspec.structs.replace(
+        verdict,
+        feedback="full",
         key=key,
         rationales=delivery.rationales(revision.content, item.layout),
         explanation=revision.content["explanation"],

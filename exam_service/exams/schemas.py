@@ -105,15 +105,20 @@ class ResponseSaved(Struct):
 
 
 class CheckView(Struct):
-    """Practice mode's "check answer": the item's verdict, key and explanation."""
+    """Practice mode's "check answer": the item's verdict, and the key, rationales and
+    explanation when the attempt's review policy shows them during the attempt
+    (`after_submit`); under `after_close` and `never` only the verdict (see `feedback`)."""
 
     position: int
     answer: Any
     correct: bool
     points: float
-    key: Any
-    rationales: dict[str, str]
-    explanation: str
+    feedback: Literal["verdict", "full"]
+    """`full`: key, rationales and explanation follow; `verdict`: right or wrong only."""
+    feedback_note: str
+    key: Any = None
+    rationales: dict[str, str] | None = None
+    explanation: str | None = None
 
 
 class ObjectiveScore(Struct):

@@ -394,6 +394,7 @@ async def test_practice_check(client: Client, people: dict[str, Person]) -> None
     body = checked.json()
     assert body["correct"] is False and body["key"] == right_answer(item, bank[item["stem"]])
     assert body["explanation"] == bank[item["stem"]]["explanation"]
+    assert body["feedback"] == "full"
     locked = await client.put(url, json={"answer": None}, headers=candidate.headers)
     assert locked.status_code == 409 and "locked" in locked.json()["detail"]
 
@@ -483,6 +484,45 @@ async def test_nothing_leaks_before_release(
         f"/api/v1/attempts/{attempt['id']}/result", headers=people["instructor"].headers
     )
     assert staff.json()["review_available"] is True and staff.json()["review"]
+
+
+@pytest.mark.parametrize("policy", ["after_close", "never"])
+async def test_practice_check_keeps_the_answers_back_as_the_policy_says(
+    client: Client, people: dict[str, Person], policy: str
+) -> None:
+    """Under `after_close` and `never`, checking an answer in practice mode says right or
+    wrong and nothing more: no key, rationale or explanation."""
+    await make_blueprint(
+        client,
+        people["admin"],
+        "sealed-practice",
+        mode="practice",
+        time_limit_seconds=None,
+        review_policy=policy,
+        question_count=7,
+    )
+    candidate = people["candidate"]
+    bank = await bank_by_stem(client, people["instructor"])
+    secrets = set()
+    for question in bank.values():
+        secrets.add(question["explanation"])
+        secrets.update(o["rationale"] for o in question["options"] + question["prompts"])
+    attempt = await start(client, candidate, "sealed-practice")
+    verdicts = []
+    for item in attempt["items"]:
+        url = f"/api/v1/attempts/{attempt['id']}/responses/{item['position']}"
+        right = item["position"] % 2 == 0
+        question = bank[item["stem"]]
+        answer = right_answer(item, question) if right else wrong_answer(item, question)
+        await client.put(url, json={"answer": answer}, headers=candidate.headers)
+        checked = await client.post(f"{url}/check", headers=candidate.headers)
+        assert checked.status_code == 200, checked.text
+        body = checked.json()
+        assert no_secrets(body, secrets) == [], body
+        assert body["feedback"] == "verdict" and body["key"] is None
+        verdicts.append((body["correct"], right))
+    assert all(correct == right for correct, right in verdicts)
+    assert "only right or wrong" in body["feedback_note"]
 
 
 @only_on("sqlite")  # the file write lock is SQLite's own

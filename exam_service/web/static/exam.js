@@ -502,14 +502,21 @@
     if (verdict) {
       feedback.setAttribute("tabindex", "-1");
       feedback.className = "feedback " + (verdict.correct ? "right" : "wrong");
-      const key = Array.isArray(verdict.key)
-        ? verdict.key.join(item.type === "ordering" ? " \u2192 " : ", ")
-        : Object.entries(verdict.key).map(([p, c]) => p + ": " + c).join(", ");
       feedback.append(
         el("p", { class: "verdict", text: verdict.correct ? "Correct." : "Not correct." }),
-        el("p", { text: "Answer: " + key }),
-        el("p", { class: "text", text: verdict.explanation }),
       );
+      if (verdict.feedback === "full") {
+        const key = Array.isArray(verdict.key)
+          ? verdict.key.join(item.type === "ordering" ? " \u2192 " : ", ")
+          : Object.entries(verdict.key).map(([p, c]) => p + ": " + c).join(", ");
+        feedback.append(
+          el("p", { text: "Answer: " + key }),
+          el("p", { class: "text", text: verdict.explanation }),
+        );
+      } else {
+        // the review policy keeps the answer back; say so rather than show nothing
+        feedback.append(el("p", { class: "text", text: verdict.feedback_note + "." }));
+      }
     } else if (item.locked) {
       feedback.textContent = "This answer was checked and is locked.";
     }
