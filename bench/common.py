@@ -155,7 +155,7 @@ async def insert_blueprint(
                 grace_seconds=grace,
                 max_open_attempts=1,
             )
-            await blueprints.create_blueprint(session, spec)
+            await blueprints.create_blueprint(session, spec, owner_id=None)
     finally:
         await engine.dispose()
 

@@ -185,6 +185,9 @@ class Blueprint(Base):
     max_open_attempts: Mapped[int] = mapped_column(default=1)
     origin: Mapped[str] = mapped_column(String(20), default="api")
     """`file` when it comes from the bank's blueprints/ folder (re-imported), else `api`."""
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    """Who made it over the API and may change it (admins may change any); null for the
+    bank's file blueprints, which change through `bank import`."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam_service.auth.schemas import CurrentUser
 from exam_service.bank.format import BlueprintFile
 from exam_service.db import utcnow
-from exam_service.errors import Conflict, InvalidInput, NotFound
+from exam_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exam_service.exams import assembly
 from exam_service.exams.pool import objective_parents, question_pool
 from exam_service.grading.scoring import Scale
@@ -83,7 +84,7 @@ async def sync_file_blueprints(session: AsyncSession, specs: Sequence[BlueprintF
     for spec in specs:
         row = await session.get(Blueprint, spec.id)
         if row is None:
-            row = Blueprint(id=spec.id, origin="file")
+            row = Blueprint(id=spec.id, origin="file", owner_id=None)
             session.add(row)
         elif blueprint_file(row) == spec and row.origin == "file":
             continue
@@ -137,21 +138,50 @@ async def list_blueprints(session: AsyncSession) -> list[Blueprint]:
     return list((await session.scalars(select(Blueprint).order_by(Blueprint.id))).all())
 
 
-async def create_blueprint(session: AsyncSession, spec: BlueprintFile) -> Blueprint:
+async def create_blueprint(
+    session: AsyncSession, spec: BlueprintFile, *, owner_id: int | None
+) -> Blueprint:
+    """A new blueprint owned by `owner_id` (its maker; None: only admins may change it);
+    refused when the bank cannot fill it."""
     if await session.get(Blueprint, spec.id) is not None:
-        raise Conflict(f"blueprint {spec.id!r} exists; PUT /api/v1/blueprints/{spec.id} edits it")
+        raise Conflict(
+            f"blueprint {spec.id!r} exists; choose another id (PUT /api/v1/blueprints/"
+            f"{spec.id} changes it if it is yours)"
+        )
     await check_blueprint(session, spec)
-    row = Blueprint(id=spec.id, origin="api")
+    row = Blueprint(id=spec.id, origin="api", owner_id=owner_id)
     apply_blueprint(row, spec)
     session.add(row)
     await session.commit()
     return row
 
 
-async def update_blueprint(
-    session: AsyncSession, blueprint_id: str, spec: BlueprintFile
+async def changeable_blueprint(
+    session: AsyncSession, viewer: CurrentUser, blueprint_id: str
 ) -> Blueprint:
+    """The blueprint if `viewer` may change it: admins any; instructors their own.
+
+    Another instructor's blueprint answers 404, as for cohorts; one from the bank's files
+    answers 403 with where it is changed instead (every instructor can read it)."""
     row = await get_blueprint(session, blueprint_id)
+    if viewer.role == "admin" or (row.origin == "api" and row.owner_id == viewer.id):
+        return row
+    if row.origin == "file":
+        raise Forbidden(
+            f"blueprint {blueprint_id!r} comes from the bank's files: change "
+            f"blueprints/{blueprint_id}.yaml and run `exam-service bank import`, ask an admin, "
+            "or POST a copy under a new id"
+        )
+    raise NotFound(
+        f"there is no blueprint {blueprint_id!r} of yours; POST /api/v1/blueprints makes one"
+    )
+
+
+async def update_blueprint(
+    session: AsyncSession, viewer: CurrentUser, blueprint_id: str, spec: BlueprintFile
+) -> Blueprint:
+    """Change a blueprint (new attempts only: started ones keep their snapshot)."""
+    row = await changeable_blueprint(session, viewer, blueprint_id)
     if spec.id != blueprint_id:
         raise InvalidInput(f"the body's id {spec.id!r} differs from the URL's {blueprint_id!r}")
     await check_blueprint(session, spec)

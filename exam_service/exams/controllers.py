@@ -53,6 +53,7 @@ def blueprint_view(row: Blueprint) -> BlueprintView:
         partial_credit=row.partial_credit,
         max_open_attempts=row.max_open_attempts,
         origin=row.origin,
+        owner_id=row.owner_id,
     )
 
 
@@ -65,18 +66,22 @@ class BlueprintController(Controller):
         return [blueprint_view(row) for row in await blueprints.list_blueprints(db)]
 
     @post("/", guards=[STAFF], summary="Define a blueprint; refused if the bank cannot fill it")
-    async def create(self, db: DbSession, data: JSONBody[BlueprintWrite]) -> BlueprintView:
-        return blueprint_view(await blueprints.create_blueprint(db, data))
+    async def create(self, db: DbSession, me: Me, data: JSONBody[BlueprintWrite]) -> BlueprintView:
+        return blueprint_view(await blueprints.create_blueprint(db, data, owner_id=me.id))
 
     @get("/{blueprint_id:str}", guards=[SIGNED_IN], summary="One blueprint")
     async def get_blueprint(self, db: DbSession, blueprint_id: FromPath[str]) -> BlueprintView:
         return blueprint_view(await blueprints.get_blueprint(db, blueprint_id))
 
-    @put("/{blueprint_id:str}", guards=[STAFF], summary="Change a blueprint (new attempts only)")
+    @put(
+        "/{blueprint_id:str}",
+        guards=[STAFF],
+        summary="Change your blueprint (admins: any); new attempts only",
+    )
     async def update(
-        self, db: DbSession, blueprint_id: FromPath[str], data: JSONBody[BlueprintWrite]
+        self, db: DbSession, me: Me, blueprint_id: FromPath[str], data: JSONBody[BlueprintWrite]
     ) -> BlueprintView:
-        return blueprint_view(await blueprints.update_blueprint(db, blueprint_id, data))
+        return blueprint_view(await blueprints.update_blueprint(db, me, blueprint_id, data))
 
 
 def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime) -> AttemptView:

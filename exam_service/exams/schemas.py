@@ -29,6 +29,8 @@ class BlueprintView(Struct):
     partial_credit: bool
     max_open_attempts: int
     origin: str
+    owner_id: int | None = None
+    """Who made it over the API (and may change it); null for the bank's file blueprints."""
 
 
 BlueprintWrite = BlueprintFile

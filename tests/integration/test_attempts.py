@@ -258,12 +258,15 @@ async def test_blueprints_the_bank_cannot_fill_are_refused(
 
 
 async def test_blueprint_edit(client: Client, people: dict[str, Person]) -> None:
-    await make_blueprint(client, people["admin"], "editable", question_count=3)
+    """Instructors change the blueprints they made; another instructor's answers 404 as
+    for cohorts, the bank's file blueprints 403 with where to change them; admins any."""
+    await make_blueprint(client, people["instructor"], "editable", question_count=3)
     body = (
         await client.get("/api/v1/blueprints/editable", headers=people["candidate"].headers)
     ).json()
     assert body["question_count"] == 3 and body["origin"] == "api"
-    edit = {k: v for k, v in body.items() if k != "origin"}
+    assert body["owner_id"] == people["instructor"].user.id
+    edit = {k: v for k, v in body.items() if k not in ("origin", "owner_id")}
     edit["question_count"] = 4
     changed = await client.put(
         "/api/v1/blueprints/editable", json=edit, headers=people["instructor"].headers
@@ -277,6 +280,38 @@ async def test_blueprint_edit(client: Client, people: dict[str, Person]) -> None
     assert mismatch.status_code == 422
     dup = await client.post("/api/v1/blueprints", json=edit, headers=people["instructor"].headers)
     assert dup.status_code == 409
+    borrowed = await client.put(
+        "/api/v1/blueprints/editable", json=edit, headers=people["other-instructor"].headers
+    )
+    assert borrowed.status_code == 404
+    assert "no blueprint 'editable' of yours" in borrowed.json()["detail"]
+    by_admin = await client.put(
+        "/api/v1/blueprints/editable",
+        json={**edit, "question_count": 5},
+        headers=people["admin"].headers,
+    )
+    assert by_admin.status_code == 200 and by_admin.json()["question_count"] == 5
+
+    shipped = (
+        await client.get("/api/v1/blueprints/starter-mock", headers=people["instructor"].headers)
+    ).json()
+    assert shipped["origin"] == "file" and shipped["owner_id"] is None
+    rewrite = {k: v for k, v in shipped.items() if k not in ("origin", "owner_id")}
+    rewrite["name"] = "Taken over"
+    for persona in ("instructor", "other-instructor"):
+        refused = await client.put(
+            "/api/v1/blueprints/starter-mock", json=rewrite, headers=people[persona].headers
+        )
+        assert refused.status_code == 403
+        assert "bank import" in refused.json()["detail"]
+    unchanged = await client.get(
+        "/api/v1/blueprints/starter-mock", headers=people["instructor"].headers
+    )
+    assert unchanged.json()["name"] == shipped["name"]
+    admin_edit = await client.put(
+        "/api/v1/blueprints/starter-mock", json=rewrite, headers=people["admin"].headers
+    )
+    assert admin_edit.status_code == 200 and admin_edit.json()["name"] == "Taken over"
 
 
 async def test_expiry_on_touch(client: Client, people: dict[str, Person]) -> None:
