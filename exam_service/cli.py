@@ -40,7 +40,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     print(f"exam_service is serving on http://{shown}:{port}")
     print(f"API docs: http://{shown}:{port}/schema  (OpenAPI JSON at /schema/openapi.json)")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+    # Forwarded headers are read by the app, from EXAM_TRUSTED_PROXIES only (http.client_address)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False)
     return 0
 
 

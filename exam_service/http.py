@@ -8,6 +8,7 @@ the guards in `auth/security.py`.)
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, TypeVar, cast
 
 from litestar import Request, Response
@@ -50,6 +51,27 @@ def instead_of(_model: type[T], response: Response[bytes]) -> T:
     return cast(T, response)
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
-    """The address the request came from, as the sign-in limit counts it."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
+    """The address the request came from, as the sign-in limit counts it.
+
+    The connection's peer, unless the peer is one of `settings.trusted_proxies`: then the
+    X-Forwarded-For list is read from the right (the entries the proxies appended), and the
+    first address that is not a trusted proxy is the client. A header from anyone else is
+    ignored, so a client cannot pick the address its failures are counted under."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = [ipaddress.ip_network(n) for n in settings.trusted_proxies]
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("x-forwarded-for", [])).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a name or garbage: not a proxy of ours
+    return any(ip in network for network in networks)

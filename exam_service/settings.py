@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,16 @@ class Settings:
     """How long a write waits for SQLite's write lock; past it the request gets 503 with
     Retry-After (nothing of it was written)."""
 
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (CIDR) of the reverse proxies in front of the service. Only a
+    request from one of them may name the client in X-Forwarded-For; by default none is
+    trusted and the client is the connection's peer (the sign-in limit counts by it)."""
+    heavy_workers: int = 0
+    """Processes for CPU-heavy work (imports, exports, scans, PDFs, big CSVs); 0: one
+    fewer than the CPUs, at least one."""
+    heavy_queue: int = 8
+    """Heavy jobs that may wait for a worker; past that, 503 with Retry-After."""
+
     @property
     def is_development(self) -> bool:
         return self.env == "development"
@@ -51,6 +62,20 @@ class Settings:
             if not text.isdigit():
                 raise ValueError(f"{name} must be a whole number, got {text!r}")
             return int(text)
+
+        def networks(name: str) -> tuple[str, ...]:
+            found = []
+            for part in env.get(name, "").replace(" ", "").split(","):
+                if not part:
+                    continue
+                try:
+                    found.append(str(ipaddress.ip_network(part, strict=False)))
+                except ValueError:
+                    raise ValueError(
+                        f"{name} lists {part!r}, which is not an IP address or network; "
+                        "give addresses or CIDR networks separated by commas"
+                    ) from None
+            return tuple(found)
 
         port_text = env.get("EXAM_PORT", str(defaults.port))
         if not port_text.isdigit():
@@ -79,4 +104,7 @@ class Settings:
             sqlite_busy_timeout_ms=number(
                 "EXAM_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms
             ),
+            trusted_proxies=networks("EXAM_TRUSTED_PROXIES"),
+            heavy_workers=number("EXAM_HEAVY_WORKERS", defaults.heavy_workers),
+            heavy_queue=number("EXAM_HEAVY_QUEUE", defaults.heavy_queue),
         )

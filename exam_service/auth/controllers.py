@@ -57,7 +57,7 @@ class AuthController(Controller):
         auth: Auth,
     ) -> TokenResponse:
         token = await service.sign_in_for_token(
-            db, settings, auth, data.username, data.password, client_address(request)
+            db, settings, auth, data.username, data.password, client_address(request, settings)
         )
         return TokenResponse(
             access_token=token, token_type="bearer", expires_in=settings.token_ttl_seconds

@@ -101,7 +101,7 @@ class PageController(Controller):
     ) -> Redirect | Template:
         try:
             token = await auth_service.sign_in_for_token(
-                db, settings, auth, data.username, data.password, client_address(request)
+                db, settings, auth, data.username, data.password, client_address(request, settings)
             )
         except (NotAuthenticated, RateLimited) as exc:
             context = {

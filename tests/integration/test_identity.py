@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
+from litestar import Request
 from litestar.testing import AsyncTestClient
 
 from exam_service.app import InsecureSettings, create_app
 from exam_service.cli import main
+from exam_service.http import client_address
+from exam_service.migrate import upgrade
 from exam_service.settings import Settings
 from tests.factories import PASSWORD, Person, make_people
 
@@ -326,3 +337,90 @@ def test_demo_accounts_once(
     assert main(["demo-accounts"]) == 0
     assert "users exist already" in capsys.readouterr().out
     assert (tmp_path / "demo-accounts.txt").read_text() == saved  # type: ignore[operator]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_forwarded_for_from_an_untrusted_client_cannot_dodge_the_sign_in_limit(
+    tmp_path: Path,
+) -> None:
+    """Through the real server (`exam-service serve`): a client that names a new address
+    in X-Forwarded-For on every try is still counted as itself, and is stopped."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'exam.sqlite3'}"
+    upgrade(database_url)
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "var")
+    asyncio.run(make_people(settings, ("target", "candidate")))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "EXAM_DATABASE_URL": database_url,
+        "EXAM_PORT": str(port),
+        "EXAM_SWEEP_INTERVAL_SECONDS": "0",
+        "EXAM_SIGNIN_MAX_FAILURES": "3",
+    }
+    env.pop("EXAM_TRUSTED_PROXIES", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "exam_service", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        statuses = []
+        for attempt in range(6):
+            request = urllib.request.Request(
+                f"{base}/api/v1/auth/token",
+                data=json.dumps({"username": "target", "password": "guess"}).encode(),
+                headers={
+                    "content-type": "application/json",
+                    "x-forwarded-for": f"198.51.100.{attempt + 1}",
+                },
+            )
+            try:
+                urllib.request.urlopen(request, timeout=5)
+                statuses.append(200)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+        assert statuses == [401, 401, 401, 429, 429, 429]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _request(peer: str, forwarded: str | None) -> Request[Any, Any, Any]:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    scope: Any = {"type": "http", "client": (peer, 5000), "headers": headers, "app": None}
+    return Request(scope)
+
+
+def test_only_configured_proxies_may_name_the_client() -> None:
+    trusting = Settings(trusted_proxies=("10.0.0.0/8",))
+    # a trusted proxy's header is read from the right, skipping trusted hops
+    assert client_address(_request("10.0.0.5", "203.0.113.9, 10.1.2.3"), trusting) == (
+        "203.0.113.9"
+    )
+    # a client that sends its own header behind the proxy cannot choose the first entry
+    assert client_address(_request("10.0.0.5", "1.2.3.4, 203.0.113.9"), trusting) == ("203.0.113.9")
+    # anyone else's header is ignored, and so is every header by default
+    assert client_address(_request("192.0.2.7", "203.0.113.9"), trusting) == "192.0.2.7"
+    assert client_address(_request("10.0.0.5", "203.0.113.9"), Settings()) == "10.0.0.5"
+    # a proxy that sends no header (or only trusted hops) is the client itself
+    assert client_address(_request("10.0.0.5", None), trusting) == "10.0.0.5"
+
+
+def test_trusted_proxies_setting_is_checked() -> None:
+    parsed = Settings.from_env({"EXAM_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12"})
+    assert parsed.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12")
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        Settings.from_env({"EXAM_TRUSTED_PROXIES": "proxy.local"})
