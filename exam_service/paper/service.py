@@ -203,6 +203,17 @@ async def sheet_candidates(
 # --- paper answers ------------------------------------------------------------------------
 
 
+def _unreadable(line: int, exc: csv.Error) -> RowError:
+    if "field larger than field limit" in str(exc):
+        why = (
+            f"a cell is longer than {csv.field_size_limit() // 1024} KiB (often a quote that is "
+            "never closed): answers are a few letters each; check the quotes on this line"
+        )
+    else:
+        why = f"the CSV cannot be read here ({exc}); check the quotes and separators"
+    return RowError(line, "file", why)
+
+
 def parse_csv(data: bytes) -> tuple[list[tuple[int, PaperResponse]], list[RowError]]:
     """Rows of `candidate,form,1,2,...` (question columns may also be named q1, q2, ...)."""
     errors: list[RowError] = []
@@ -211,7 +222,10 @@ def parse_csv(data: bytes) -> tuple[list[tuple[int, PaperResponse]], list[RowErr
     except UnicodeDecodeError:
         return [], [RowError(1, "file", "the CSV is not UTF-8 text; save it as UTF-8")]
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+    except csv.Error as exc:
+        return [], [_unreadable(reader.line_num, exc)]
     if header[:2] != ["candidate", "form"]:
         return [], [
             RowError(
@@ -229,7 +243,15 @@ def parse_csv(data: bytes) -> tuple[list[tuple[int, PaperResponse]], list[RowErr
             )
         numbers.append(index - 2)
     rows = []
-    for line, cells in enumerate(reader, 2):
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # nothing after it can be read reliably
+            errors.append(_unreadable(reader.line_num, exc))
+            break
+        line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
         cells = cells + [""] * (len(header) - len(cells))

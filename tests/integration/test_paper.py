@@ -205,6 +205,16 @@ async def test_csv_answers(
     )
     assert bad_header.status_code == 422
     assert bad_header.json()["errors"][0]["column"] == "header"
+    # a quote never closed swallows the rest of the file into one cell over 128 KiB
+    runaway = "candidate,form,1\nana,C,B\nbo,C,\"" + "A" * 200_000 + "\n"
+    too_long = await client.post(
+        f"/api/v1/paper-exams/{paper['id']}/responses",
+        content=runaway.encode(),
+        headers={**teacher.headers, "content-type": "text/csv"},
+    )
+    assert too_long.status_code == 422, too_long.text
+    problem = next(e for e in too_long.json()["errors"] if e["column"] == "file")
+    assert "longer than 128 KiB" in problem["message"] and problem["row"] == 3
 
 
 async def test_scanned_sheets_are_read_and_graded(
