@@ -29,10 +29,11 @@ Writing rules (per question unless said otherwise):
   told in other words are beyond it: a reviewer still reads each objective's keys.
 
 Test-wiseness rules. A test-wise candidate ignores the subject and plays the writer:
-picks the longest (most qualified) or the shortest option, the option that repeats the
-stem's words, the option the others are variants of (or the one that lacks what they
-all say), drops options that say "always" or argue for themselves, and matches a prompt
-to the choice that shares its words. Each strategy below is scored on the
+picks the longest (most qualified) or the shortest option, or crosses out the extremes
+and guesses among the middle-length ones, picks the option that repeats the stem's
+words, the option the others are variants of (or the one that lacks what they all say),
+drops options that say "always" or argue for themselves, and matches a prompt to the
+choice that shares its words. Each strategy below is scored on the
 questions it applies to, exactly as a candidate would fare, and compared with blind
 chance on the same questions.
 
@@ -48,7 +49,28 @@ chance on the same questions.
   the option shares with each other option, summed: the key as the variant the
   distractors were made from, or as the one option without the phrase every distractor
   repeats); drop-absolute / drop-reason (-1 for an option with an absolute word /
-  reason clause, 0 without: drop those, guess among the rest). On `matching`:
+  reason clause, 0 without: drop those, guess among the rest). Crossing out by length,
+  on `single` and `multiple`: rank the options by length (equal lengths in random
+  order); each end of that order holds e options, e = N (what pick-shortest or
+  pick-longest would choose) or, when crossing out N at both ends would leave fewer
+  than N, e = (options - N) // 2, so that at least N are left (`extreme_size`: 1 on a
+  four-option single, on five-choose-two and on six-choose-three; 2 on six-choose-two).
+  pick-middle crosses out both ends and picks N at random among the options left (a
+  single's two middle-length options): the candidate who "avoids the extremes", who
+  wins where the writer, told not to make the key the shortest or the longest, kept it
+  in the middle. drop-shortest / drop-longest cross out one end only and pick N at
+  random among the rest: the cautious reader of "the longest answer is usually right"
+  who distrusts only the barest (or only the most qualified) option, who wins where the
+  writer kept keys away from one end. On four-option singles they add little: dropping
+  an end beats chance by 5 points only when that end holds under 10% of the keys, and
+  then the other end holds over 30% (key- and pick-longest or -shortest fail) or both
+  ends together under 40% (pick-middle fails). They are measured on both types because
+  a candidate would use them, and on `multiple` they catch what nothing else does: key
+  sets that never hold the shortest option, split between the middle and the longest
+  end, pass every other rule. Expected credit: the chance
+  that every key survives the crossing out (within a run of s equal lengths, m of whose
+  ranks survive, the run's j keys all survive with probability C(m, j) / C(s, j), runs
+  independently), divided by C(options left, N) (`crossed_out_credit`). On `matching`:
   match-shared-words, each prompt gets the choice sharing most content words with it
   (ties at random); credit is the share of prompts right (as graded), chance
   `1 / choices`. `ordering` has none: options are shuffled at delivery and nothing in a
@@ -83,7 +105,9 @@ training -> train).
 
 Small samples: a strategy or key-shortest / key-longest fails only when it also gains at
 least `MIN_EXCESS` (one) whole question over chance: with 6 `multiple` questions, 5 points
-is a third of a question, which one tie at the cut gives. A file is judged on a question
+is a third of a question, which one tie at the cut gives. (Dropping one end of a
+four-option single gains at most 1/3 - 1/4 of a question, so drop-shortest and
+drop-longest can fail on singles only with 12 or more of them.) A file is judged on a question
 type's strategies and key-shortest / key-longest only when it has at least
 `MIN_PER_FILE` (5) questions of that type, and on
 absolute-words, reason-clauses and key-echo only when its `single` and `multiple`
@@ -338,6 +362,7 @@ def _spell(n: int) -> str:
 # --- test-wiseness figures ------------------------------------------------------------
 
 Preference = Callable[[QuestionSpec, dict[str, Any]], float]
+Credit = Callable[[QuestionSpec], float]  # a strategy's expected credit on a question
 
 
 def _words_of(q: QuestionSpec) -> dict[str, frozenset[str]]:
@@ -353,21 +378,72 @@ def _convergence(q: QuestionSpec, option: dict[str, Any]) -> float:
     return sum(len(words[option["id"]] & w) for oid, w in words.items() if oid != option["id"])
 
 
-STRATEGIES: dict[str, tuple[Preference, str]] = {
-    "pick-shortest": (lambda q, o: -len(o["text"]), "picking {the} shortest {opt}"),
-    "pick-longest": (lambda q, o: len(o["text"]), "picking {the} longest {opt}"),
-    "pick-stem-echo": (_stem_echo, "picking {the} {opt} sharing most words with the stem"),
-    "pick-convergent": (_convergence, "picking {the} {opt} sharing most words with the others"),
+def _choose(q: QuestionSpec) -> int:
+    return int(q.content.get("choose") or 1)
+
+
+def _picking(preference: Preference) -> Credit:
+    """Picking the N options most preferred, ties at random (`top_n_credit`)."""
+
+    def credit(q: QuestionSpec) -> float:
+        preferences = {o["id"]: float(preference(q, o)) for o in q.content["options"]}
+        return top_n_credit(preferences, set(q.content["key"]), _choose(q))
+
+    return credit
+
+
+def _crossing_out(shortest: bool, longest: bool) -> Credit:
+    """Crossing out the shortest and/or the longest end of the length order, then
+    picking N at random among the rest (`crossed_out_credit`)."""
+
+    def credit(q: QuestionSpec) -> float:
+        options = q.content["options"]
+        n = _choose(q)
+        extreme = extreme_size(len(options), n)
+        return crossed_out_credit(
+            {o["id"]: len(o["text"]) for o in options},
+            set(q.content["key"]),
+            n,
+            extreme if shortest else 0,
+            extreme if longest else 0,
+        )
+
+    return credit
+
+
+STRATEGIES: dict[str, tuple[Credit, str]] = {
+    "pick-shortest": (_picking(lambda q, o: -len(o["text"])), "picking {the} shortest {opt}"),
+    "pick-longest": (_picking(lambda q, o: len(o["text"])), "picking {the} longest {opt}"),
+    "pick-middle": (
+        _crossing_out(shortest=True, longest=True),
+        "crossing out the shortest and the longest {opt} and guessing among the rest",
+    ),
+    "drop-shortest": (
+        _crossing_out(shortest=True, longest=False),
+        "crossing out the shortest {opt} and guessing among the rest",
+    ),
+    "drop-longest": (
+        _crossing_out(shortest=False, longest=True),
+        "crossing out the longest {opt} and guessing among the rest",
+    ),
+    "pick-stem-echo": (
+        _picking(_stem_echo),
+        "picking {the} {opt} sharing most words with the stem",
+    ),
+    "pick-convergent": (
+        _picking(_convergence),
+        "picking {the} {opt} sharing most words with the others",
+    ),
     "pick-odd-one-out": (
-        lambda q, o: -_convergence(q, o),
+        _picking(lambda q, o: -_convergence(q, o)),
         "picking {the} {opt} sharing fewest words with the others",
     ),
     "drop-absolute": (
-        lambda q, o: -1 if ABSOLUTE.search(o["text"]) else 0,
+        _picking(lambda q, o: -1 if ABSOLUTE.search(o["text"]) else 0),
         "dropping options with an absolute word and guessing",
     ),
     "drop-reason": (
-        lambda q, o: -1 if REASON.search(o["text"]) else 0,
+        _picking(lambda q, o: -1 if REASON.search(o["text"]) else 0),
         "dropping options with a reason clause and guessing",
     ),
 }
@@ -376,6 +452,13 @@ STRATEGY_ADVICE = {
     "the length order",
     "pick-longest": "make keys as short as distractors and vary where the key falls in "
     "the length order",
+    "pick-middle": "let keys fall at the shortest and at the longest end of the length "
+    "order as often as chance does (a quarter each on four-option singles), not mostly "
+    "in the middle",
+    "drop-shortest": "let the key be the shortest option as often as chance does (a "
+    "quarter of four-option singles)",
+    "drop-longest": "let the key be the longest option as often as chance does (a "
+    "quarter of four-option singles)",
     "pick-stem-echo": "keep the stem's words out of keys, or share them with distractors",
     "pick-convergent": "do not build every distractor as a variant of the key: give "
     "distractors near-misses of their own",
@@ -400,6 +483,36 @@ def top_n_credit(preferences: dict[str, float], key: set[str], n: int) -> float:
     if not sure <= key or not key - sure <= tied:
         return 0.0
     return 1 / comb(len(tied), n - len(sure))
+
+
+def extreme_size(options: int, n: int) -> int:
+    """How many options each end of the length order holds when picking n: the n that
+    pick-shortest or pick-longest would choose, or fewer, (options - n) // 2, when
+    crossing out n at both ends would leave fewer than n to pick from."""
+    return max(0, min(n, (options - n) // 2))
+
+
+def crossed_out_credit(
+    lengths: dict[str, int], key: set[str], n: int, shortest: int, longest: int
+) -> float:
+    """P(n options drawn at random, once the `shortest` shortest and the `longest` longest
+    are crossed out, are exactly the key), equal lengths ranked in random order.
+
+    A run of s equal lengths fills s consecutive ranks, m of which survive the crossing
+    out; the j keys in the run all survive with probability C(m, j) / C(s, j), each run
+    independently. The credit is the product over runs, divided by C(left, n) where
+    left = options - shortest - longest (at least n).
+    """
+    left = range(shortest, len(lengths) - longest)
+    survive = 1.0
+    rank = 0
+    for length in sorted(set(lengths.values())):
+        run = {o for o, value in lengths.items() if value == length}
+        kept = sum(1 for r in range(rank, rank + len(run)) if r in left)
+        keys = len(run & key)
+        survive *= comb(kept, keys) / comb(len(run), keys)
+        rank += len(run)
+    return survive / comb(len(left), n)
 
 
 def _matching_credit(q: QuestionSpec) -> tuple[float, float]:
@@ -511,14 +624,11 @@ def _extremes(singles: list[QuestionSpec]) -> list[KeyExtreme]:
 
 def _strategy_scores(question_type: str, questions: list[QuestionSpec]) -> list[StrategyScore]:
     scores = []
-    for name, (preference, _) in STRATEGIES.items():
+    for name, (credit, _) in STRATEGIES.items():
         expected = chance = 0.0
         for q in questions:
-            n = q.content.get("choose") or 1
-            options = q.content["options"]
-            preferences = {o["id"]: float(preference(q, o)) for o in options}
-            expected += top_n_credit(preferences, set(q.content["key"]), n)
-            chance += 1 / comb(len(options), n)
+            expected += credit(q)
+            chance += 1 / comb(len(q.content["options"]), _choose(q))
         scores.append(StrategyScore(name, question_type, len(questions), expected, chance))
     return scores
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from exam_service.bank.lint import Finding, figures_report, lint_bank, top_n_credit
+from exam_service.bank.lint import (
+    Finding,
+    crossed_out_credit,
+    extreme_size,
+    figures_report,
+    lint_bank,
+    top_n_credit,
+)
 from exam_service.bank.loader import load_bank
 from exam_service.bank.stats import stats_table
 from exam_service.cli import main
@@ -22,6 +29,12 @@ MULTIPLE_STEMS = [
     "A utility estimates household power usage",
     "A museum labels scanned paintings by era",
     "A brewery schedules tank cleaning from sensor logs",
+    "A ferry operator forecasts crossings cancelled by wind",
+    "A library suggests titles to returning borrowers",
+    "A vineyard grades grape batches from photographs",
+    "A council routes pothole reports to repair crews",
+    "A dairy predicts milk yield per herd",
+    "A cinema chain sets ticket prices per showing",
 ]
 STEMS = [
     "A retailer forecasts weekly demand for ten thousand products",
@@ -183,10 +196,10 @@ def test_a_tie_gives_its_share_of_credit() -> None:
     assert top_n_credit({"a": 0, "b": 0, "c": 0, "d": 0, "e": 0}, {"a", "b"}, 2) == 0.1
 
 
-def ranked(i: int, keys_at: tuple[int, int]) -> str:
-    """A multiple question with five options of 1-5 words (option o has o + 1) and its
-    keys at the two given ranks of that length order."""
-    texts = [" ".join([f"{NATO[o]}{i}"] * (o + 1)) for o in range(5)]
+def ranked(i: int, keys_at: tuple[int, int], count: int = 5) -> str:
+    """A multiple question with `count` options of 1 to `count` words (option o has o + 1)
+    and its keys at the two given ranks of that length order."""
+    texts = [" ".join([f"{NATO[o]}{i}"] * (o + 1)) for o in range(count)]
     return multiple(f"m{i}", set(keys_at), texts, MULTIPLE_STEMS[i])
 
 
@@ -217,6 +230,86 @@ def test_one_question_given_away_among_six_is_not_a_pattern(tmp_path: Path) -> N
     assert "  pick-shortest          multiple    1.0/6    16.7%  chance 10.0%   +6.7 points\n" in (
         report
     )
+
+
+def by_length(key_ranks: list[int]) -> str:
+    """Eight single questions with options of 1-4 words; question i's key is the option at
+    rank key_ranks[i] of that length order (0 the shortest) and sits at position i % 4."""
+    texts_of = []
+    for i, rank in enumerate(key_ranks):
+        words = [" ".join([f"{NATO[o]}{i}"] * (o + 1)) for o in range(4)]
+        shift = (rank - i) % 4  # position p holds rank (p + shift) % 4
+        texts_of.append(words[shift:] + words[:shift])
+    return singles(texts_of)
+
+
+def test_keys_kept_in_the_middle_of_the_length_order(tmp_path: Path) -> None:
+    # never the shortest nor the longest, so key-shortest and key-longest see nothing
+    findings = rules(bank_with(tmp_path, by_length([1, 2] * 4)))
+    assert where(findings) == {("pick-middle", None), ("pick-middle", FILE)}
+    assert findings[0].message.startswith(
+        "crossing out the shortest and the longest option and guessing among the rest "
+        "scores 50% on the 8 single questions in the bank (4.0 expected right) against 25% "
+        "by blind chance: +25.0 points > +5"
+    )
+
+
+def test_keys_at_each_end_as_often_as_chance_pass(tmp_path: Path) -> None:
+    # two shortest, two longest, four in the middle: every length strategy scores 25%
+    assert rules(bank_with(tmp_path, by_length([0, 1, 2, 3, 2, 1, 3, 0]))) == []
+
+
+def test_multiple_keys_kept_off_both_ends_of_the_length_order(tmp_path: Path) -> None:
+    middle = [(1, 2), (2, 3), (1, 3), (1, 2), (2, 3)]  # never the shortest or the longest
+    body = "".join(ranked(i, at) for i, at in enumerate(middle))
+    findings = rules(bank_with(tmp_path, singles() + body))
+    assert where(findings) == {("pick-middle", None), ("pick-middle", FILE)}
+    assert (
+        "crossing out the shortest and the longest options and guessing among the rest scores "
+        "33% on the 5 multiple questions in the bank (1.7 expected right) against 10% by "
+        "blind chance: +23.3 points > +5" in findings[0].message
+    )
+
+
+@pytest.mark.parametrize("end", ["shortest", "longest"])
+def test_multiple_keys_kept_off_one_end_only(tmp_path: Path, end: str) -> None:
+    # six options, choose two: the two shortest (longest) never keyed, the other end keyed
+    # as often as the middle, so only crossing out that one end finds the pattern
+    away = [(2, 5), (3, 5), (2, 4), (3, 4)] * 3
+    if end == "longest":
+        away = [(5 - a, 5 - b) for a, b in away]
+    body = "".join(ranked(i, at, count=6) for i, at in enumerate(away))
+    findings = rules(bank_with(tmp_path, singles() + body))
+    assert where(findings) == {(f"drop-{end}", None), (f"drop-{end}", FILE)}
+    assert (
+        f"crossing out the {end} options and guessing among the rest scores 17% on the 12 "
+        "multiple questions in the bank (2.0 expected right) against 7% by blind chance: "
+        "+10.0 points > +5" in findings[0].message
+    )
+
+
+def test_crossing_out_an_end_of_the_length_order_splits_ties_fairly() -> None:
+    lengths = {"a": 10, "b": 20, "c": 30, "d": 40}
+    assert crossed_out_credit(lengths, {"b"}, 1, 1, 1) == 0.5
+    assert crossed_out_credit(lengths, {"d"}, 1, 1, 1) == 0.0
+    assert crossed_out_credit(lengths, {"d"}, 1, 1, 0) == pytest.approx(1 / 3)
+    # a and b tie for the shortest: one of them, at random, is crossed out
+    tied = {"a": 10, "b": 10, "c": 30, "d": 40}
+    assert crossed_out_credit(tied, {"a"}, 1, 1, 1) == 0.25
+    assert crossed_out_credit(tied, {"c"}, 1, 1, 1) == 0.5
+    # equal lengths tell nothing: blind chance, 1 / 4 and 1 / C(5, 2)
+    assert crossed_out_credit(dict.fromkeys("abcd", 7), {"a"}, 1, 1, 1) == 0.25
+    same = dict.fromkeys("abcde", 7)
+    assert crossed_out_credit(same, {"a", "b"}, 2, 1, 1) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("options", "choose", "size"),
+    [(4, 1, 1), (3, 1, 1), (2, 1, 0), (5, 2, 1), (6, 2, 2), (6, 3, 1), (5, 3, 1)],
+)
+def test_each_end_leaves_enough_options_to_pick_from(options: int, choose: int, size: int) -> None:
+    assert extreme_size(options, choose) == size
+    assert options - 2 * size >= choose
 
 
 def test_a_small_file_counts_in_the_bank_but_is_not_judged_alone(tmp_path: Path) -> None:
@@ -454,6 +547,9 @@ def test_lint_figures_prints_every_figure_for_the_bank_and_each_file(
         "  key-shortest           single        4/8    50.0%  chance 25.0%  limit 30.0%  FAIL",
         "  pick-shortest          single      4.0/8    50.0%  chance 25.0%  +25.0 points  FAIL",
         "  pick-longest           single      1.3/8    16.7%  chance 25.0%   -8.3 points",
+        "  pick-middle            single      1.3/8    16.7%  chance 25.0%   -8.3 points",
+        "  drop-shortest          single      1.3/8    16.7%  chance 25.0%   -8.3 points",
+        "  drop-longest           single      2.2/8    27.8%  chance 25.0%   +2.8 points",
         "  absolute-words         keys          8   0.0%  distractors   24   0.0%  gap  +0.0 "
         "points",
     ):
