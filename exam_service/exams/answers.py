@@ -279,6 +279,6 @@ class ResponseWriter:
             "longer be saved",
             extra={
                 "deadline": deadline.isoformat(),
-                "status": row.status if row.status != "in_progress" else "expired",
+                "attempt_status": row.status if row.status != "in_progress" else "expired",
             },
         )

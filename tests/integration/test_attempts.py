@@ -200,6 +200,8 @@ async def test_rejections(client: Client, people: dict[str, Person]) -> None:
     late = await put(single["position"], ["A"])
     assert late.status_code == 409
     assert "was submitted at" in late.json()["detail"]
+    # `status` is the HTTP status, as problem-details clients read it; the attempt's is apart
+    assert late.json()["status"] == 409 and late.json()["attempt_status"] == "submitted"
     assert "answers can no longer be saved" in late.json()["detail"]
     assert late.json()["deadline"] == attempt["deadline"].replace("Z", "+00:00") or late.json()[
         "deadline"
@@ -333,7 +335,8 @@ async def test_expiry_on_touch(client: Client, people: dict[str, Person]) -> Non
         headers=candidate.headers,
     )
     assert late.status_code == 409
-    assert "closed at" in late.json()["detail"] and late.json()["status"] == "expired"
+    assert "closed at" in late.json()["detail"] and late.json()["attempt_status"] == "expired"
+    assert late.json()["status"] == 409
     state = (
         await client.get(f"/api/v1/attempts/{attempt['id']}", headers=candidate.headers)
     ).json()
