@@ -185,10 +185,35 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"} on ${event.documentURI}`
+  );
+});
+"""
+"""Run in every document before its own scripts: each Content-Security-Policy violation
+is reported to the test."""
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations that the browser reported during the test."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, csp_violations: list[str]) -> Iterator[Page]:
+    """A tab in a fresh context; the test fails if any page it opened broke its CSP."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+
+    def report(violation: str) -> None:
+        csp_violations.append(violation)
+
+    context.expose_function("reportCspViolation", report)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     tab = context.new_page()
     yield tab
     context.close()
+    assert csp_violations == [], "the pages broke their Content-Security-Policy"

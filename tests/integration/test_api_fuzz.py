@@ -1,10 +1,7 @@
 """Schemathesis against the app's own OpenAPI document: every operation, as each role,
-with a bounded number of generated requests: no 5xx, and every response body that the
-document describes matches its schema.
-
-The content-type check is left out on purpose: errors are RFC 9457
-`application/problem+json` where Litestar's generated document says `application/json`,
-and the bank export's type follows its `format` (YAML, GIFT, XML, a zip)."""
+with a bounded number of generated requests: no 5xx, every status code and content type
+is one the document lists for the operation (errors as `application/problem+json`, files
+in their own types), every body matches its schema, and documented headers are sent."""
 
 from __future__ import annotations
 
@@ -66,7 +63,13 @@ def test_api_holds_its_contract(people_and_app: tuple[dict[str, Person], Any]) -
                 headers = {} if role == "anonymous" else dict(people[role].headers)
                 case.call_and_validate(
                     headers=headers,
-                    checks=[checks.not_a_server_error, checks.response_schema_conformance],
+                    checks=[
+                        checks.not_a_server_error,
+                        checks.status_code_conformance,
+                        checks.content_type_conformance,
+                        checks.response_schema_conformance,
+                        checks.response_headers_conformance,
+                    ],
                 )
 
         try:
