@@ -23,9 +23,7 @@ def upgrade() -> None:
     with op.batch_alter_table("blueprints") as batch:
         batch.add_column(sa.Column("owner_id", sa.Integer(), nullable=True))
         batch.create_index("ix_blueprints_owner_id", ["owner_id"])
-        batch.create_foreign_key(
-            "fk_blueprints_owner_id_users", "users", ["owner_id"], ["id"]
-        )
+        batch.create_foreign_key("fk_blueprints_owner_id_users", "users", ["owner_id"], ["id"])
 
 
 def downgrade() -> None:
