@@ -4,6 +4,7 @@
 # make lint  - the locks agree with pyproject.toml, ruff check, ruff format --check, mypy
 # make lock  - re-resolve requirements*.lock from pyproject.toml (on purpose, then re-test);
 #              one package only: make lock UPGRADE=name
+# make fonts - check the fonts the PDFs embed; install Debian's packages when missing (as root)
 # make bench - every benchmark in turn (answer save, reports, paper booklets, cohort day, crash,
 #              sweep; under 15 minutes on 2 cores), each timed, then one table of the headline
 #              figures (bench/summary.py); fails at the end if any script failed
@@ -12,7 +13,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock
+.PHONY: run test lint format lock fonts
+FONT_PACKAGES := fonts-liberation fonts-dejavu-core fonts-noto-core fonts-wqy-microhei fonts-symbola
 
 # Exactly the locked versions (hashes checked), then the project itself without resolving
 # anything: the build backend comes from the lock too.
@@ -23,10 +25,20 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The PDFs embed Debian's fonts (exam_service/typeset.py); as root, install what is missing.
+fonts: $(STAMP)
+	@$(BIN)/python -m exam_service.typeset >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends $(FONT_PACKAGES); \
+		fi; \
+		$(BIN)/python -m exam_service.typeset || { \
+			echo "install the fonts: sudo apt-get install $(FONT_PACKAGES)"; exit 1; }; }
+
 lock: $(STAMP)
 	$(BIN)/python tools/lock.py $(if $(UPGRADE),--upgrade-package $(UPGRADE))
 
-run: $(STAMP)
+run: $(STAMP) fonts
 	$(BIN)/exam-service db upgrade
 	$(BIN)/exam-service bank import
 	$(BIN)/exam-service demo-accounts
@@ -38,7 +50,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check exam_service tests migrations
 	$(BIN)/mypy exam_service
 
-test: lint
+test: lint fonts
 	$(BIN)/pytest
 
 format: $(STAMP)

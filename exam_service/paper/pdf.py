@@ -15,7 +15,11 @@ drawn on the canvas without Platypus, each page's text as one block of PDF text 
 
 Safety: no text goes through a `Paragraph` (whose markup is code: CVE-2023-33733); canvas
 strings are raw text, printed literally, cleaned of control characters and capped
-(`_clean`); a word wider than the line is broken between characters.
+(`clean_text`); a word wider than the line is broken between characters.
+
+Fonts: every script prints in an embedded TrueType face chosen per character, right-to-left
+lines shaped and in visual order (`exam_service.typeset`); layouts are measured in the same
+faces, so wrapping, shading and pagination hold for any text.
 
 Where things sit on an answer sheet comes from `exam_service.paper.sheet`, which the scanner
 reads too.
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -33,8 +36,7 @@ from itertools import groupby
 from typing import Any
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+from reportlab.pdfbase.pdfmetrics import getFont
 from reportlab.pdfgen.canvas import Canvas
 
 from exam_service.paper.document import (
@@ -52,9 +54,20 @@ from exam_service.paper.sheet import (
     page_size,
     qr_payload,
 )
-from exam_service.typeset import char_widths, clean_text, fit_line
+from exam_service.typeset import (
+    SANS,
+    SANS_BOLD,
+    SANS_ITALIC,
+    clean_text,
+    draw_string,
+    fit_line,
+    pieces,
+    register,
+    text_width,
+    wrap,
+)
 
-FONT, BOLD, ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, BOLD, ITALIC = SANS, SANS_BOLD, SANS_ITALIC
 MARGIN = 50.0
 HEADER_Y, FOOTER_Y = 30.0, 28.0
 """Distances of the running header's and footer's baselines from the page edges."""
@@ -109,37 +122,6 @@ SHEET_NOTES = (
 )
 
 
-# ---- Text from data ---------------------------------------------------------------------
-
-
-def _break(line: str, font: str, size: float, width: float) -> list[str]:
-    """A line wider than `width` (one long word) cut between characters."""
-    pieces, start, total = [], 0, 0.0
-    for index, char_width in enumerate(char_widths(line, font, size)):
-        if total + char_width > width and index > start:
-            pieces.append(line[start:index])
-            start, total = index, 0.0
-        total += char_width
-    pieces.append(line[start:])
-    return pieces
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
-    """Lines of at most `width` points: words wrapped, over-long words cut, one empty line
-    between paragraphs."""
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        if not paragraph.strip():
-            lines.append("")
-            continue
-        for line in simpleSplit(paragraph, font, size, width):
-            if stringWidth(line, font, size) <= width:
-                lines.append(line)
-            else:
-                lines.extend(_break(line, font, size, width))
-    return tuple(lines) or ("",)
-
-
 @dataclass(frozen=True)
 class TextStyle:
     font: str
@@ -164,6 +146,9 @@ NUMBER = TextStyle(BOLD, 10.0, 13.5)
 OPTION_LABEL = TextStyle(BOLD, 10.0, 13.0)
 HEADING = TextStyle(BOLD, 16.0, 22.0)
 SUBHEADING = TextStyle(BOLD, 12.0, 18.0)
+RUNNING = TextStyle(FONT, 8.0, 10.0, MUTED)
+"""The running header and footer."""
+RUNNING_MARK = TextStyle(BOLD, 9.0, 11.0)
 
 
 class LayoutCache:
@@ -187,7 +172,7 @@ class LayoutCache:
         if found is None:
             if len(self._lines) >= self._limit:
                 self._lines.clear()
-            found = _wrap(clean_text(text, cap), style.font, style.size, width)
+            found = wrap(clean_text(text, cap), style.font, style.size, width)
             self._lines[key] = found
         return found
 
@@ -294,21 +279,21 @@ class _Pages:
             self.canvas.showPage()
 
     def _decorate(self, number: int, total: int, *, heading: bool) -> None:
-        canvas, width = self.canvas, self.width
-        canvas.setFillGray(MUTED)
+        """The rules now, the running text with the page's text (`_text` flushes it)."""
+        canvas, width, writer = self.canvas, self.width, self.writer
         canvas.setStrokeGray(0.75)
         canvas.setLineWidth(0.5)
-        canvas.setFont(FONT, 8)
-        canvas.drawString(MARGIN, FOOTER_Y, self.foot)
-        canvas.drawRightString(width - MARGIN, FOOTER_Y, f"Page {number} of {total}")
-        canvas.line(MARGIN, FOOTER_Y + 10, width - MARGIN, FOOTER_Y + 10)
+        right = width - MARGIN
+        writer.write(MARGIN, FOOTER_Y, RUNNING, self.foot)
+        page = f"Page {number} of {total}"
+        writer.write(right - text_width(page, FONT, RUNNING.size), FOOTER_Y, RUNNING, page)
+        canvas.line(MARGIN, FOOTER_Y + 10, right, FOOTER_Y + 10)
         if heading:
             top = self.height - HEADER_Y
-            canvas.drawString(MARGIN, top, self.head)
-            canvas.setFont(BOLD, 9)
-            canvas.setFillGray(INK)
-            canvas.drawRightString(width - MARGIN, top, self.mark)
-            canvas.line(MARGIN, top - 5, width - MARGIN, top - 5)
+            writer.write(MARGIN, top, RUNNING, self.head)
+            mark_width = text_width(self.mark, BOLD, RUNNING_MARK.size)
+            writer.write(right - mark_width, top, RUNNING_MARK, self.mark)
+            canvas.line(MARGIN, top - 5, right, top - 5)
 
     def _shapes(self, rows: list[_Row]) -> None:
         """Shaded bands (one per run of shaded rows) and boxes, under the text."""
@@ -360,52 +345,50 @@ PDF_ESCAPES = str.maketrans(
 class _TextWriter:
     """A page's text as raw PDF text operators, in one BT..ET block that sets the font and
     grey only when they change: ReportLab's text object spends most of a booklet's time on
-    per-run overhead, this about a tenth. Text the font's encoding cannot hold (Greek,
-    maths) goes through ReportLab's text object, which substitutes the Symbol font."""
+    per-run overhead, this about a tenth.
+
+    A line is drawn as its `pieces` (one per face, right-to-left text already in visual
+    order) from one text position: each `Tj` advances by its glyphs' widths. Our TrueType
+    fonts keep ASCII at its own codes in subset 0, so ASCII needs no encoding; other text
+    is encoded into the font's subsets by ReportLab (`splitString`), which also records
+    which glyphs to embed."""
 
     def __init__(self, canvas: Canvas) -> None:
         self.canvas = canvas
+        self.doc = canvas._doc
         self.code: list[str] = []
         self.font: tuple[str, float] | None = None
         self.grey: float | None = None
-        self.names: dict[str, tuple[str, str]] = {}
+        self.names: dict[tuple[str, int], str] = {}
 
-    def _font(self, font: str) -> tuple[str, str]:
-        """The font's resource name in this PDF (registering it) and its encoding."""
-        found = self.names.get(font)
+    def _name(self, font: str, subset: int) -> str:
+        """The resource name of a subset of `font` in this PDF (registering it)."""
+        found = self.names.get((font, subset))
         if found is None:
-            probe = self.canvas.beginText()
-            probe.setFont(font, 10)
-            name = re.search(r"/F\d+", probe.getCode())
-            assert name is not None, "ReportLab names fonts /F1, /F2, ..."
-            found = self.names[font] = (name[0], getFont(font).encName)
+            found = getFont(font).getSubsetInternalName(subset, self.doc)
+            self.names[font, subset] = found
         return found
 
     def write(self, x: float, y: float, style: TextStyle, text: str) -> None:
-        name, encoding = self._font(style.font)
-        try:
-            data = text.encode(encoding)
-        except UnicodeEncodeError:
-            self._substituted(x, y, style, text)
-            return
-        code = self.code
-        if self.font != (style.font, style.size):
-            self.font = (style.font, style.size)
-            code.append(f"{name} {style.size:g} Tf")
+        code, size = self.code, style.size
         if self.grey != style.grey:
             self.grey = style.grey
             code.append(f"{style.grey:g} g")
-        escaped = data.decode("latin-1").translate(PDF_ESCAPES)
-        code.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm ({escaped}) Tj")
-
-    def _substituted(self, x: float, y: float, style: TextStyle, text: str) -> None:
-        self.flush()
-        canvas = self.canvas
-        canvas.saveState()
-        canvas.setFont(style.font, style.size)
-        canvas.setFillGray(style.grey)
-        canvas.drawString(x, y, text)
-        canvas.restoreState()
+        code.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm")
+        for font, piece in pieces(text, style.font):
+            if piece.isascii() and piece.isprintable():
+                encoded: Iterable[tuple[int, str]] = ((0, piece),)
+            else:
+                encoded = (
+                    (subset, data.decode("latin-1"))
+                    for subset, data in getFont(font).splitString(piece, self.doc)
+                )
+            for subset, data in encoded:
+                name = self._name(font, subset)
+                if self.font != (name, size):
+                    self.font = (name, size)
+                    code.append(f"{name} {size:g} Tf")
+                code.append(f"({data.translate(PDF_ESCAPES)}) Tj")
 
     def flush(self) -> None:
         if self.code:
@@ -415,7 +398,11 @@ class _TextWriter:
 
 def _canvas(buffer: Any, paper: str, title: str, *, compress: bool = True) -> Canvas:
     canvas = Canvas(
-        buffer, pagesize=page_size(paper), invariant=True, pageCompression=int(compress)
+        buffer,
+        pagesize=page_size(paper),
+        invariant=True,
+        pageCompression=int(compress),
+        initialFontName=FONT,
     )
     canvas.setTitle(title)
     canvas.setAuthor("exam_service")
@@ -439,7 +426,7 @@ def _render(
     buffer = io.BytesIO()
     canvas = _canvas(buffer, paper, f"{head} - {mark}", compress=compress)
     mark = fit_line(mark, BOLD, 9, 120)
-    head = fit_line(head, FONT, 8, width - 2 * MARGIN - stringWidth(mark, BOLD, 9) - 12)
+    head = fit_line(head, FONT, 8, width - 2 * MARGIN - text_width(mark, BOLD, 9) - 12)
     foot = fit_line(foot, FONT, 8, width - 2 * MARGIN - 80)
     _Pages(canvas, (width, height), head, mark, foot).draw(pages)
     canvas.save()
@@ -464,6 +451,7 @@ def booklet_pdf(
     Uncompressed by default: ReportLab wraps compressed pages in ASCII85, which without its
     optional C accelerator (the `rl-accel` package) costs a third of a booklet's time; a
     65-question booklet is about 75 KiB uncompressed, 20 KiB compressed."""
+    register()
     layouts = LAYOUTS if cache is None else cache
     paper_form = _form(doc, form)
     width = page_size(doc.paper)[0] - 2 * MARGIN
@@ -628,6 +616,7 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
     """The answer key of one form: question number, type and answer string per question
     (letters in form order, as `exam_service.paper.document` defines), and the question's
     key for cross-reference."""
+    register()
     paper_form = _form(doc, form)
     if len(paper_form.key) != len(paper_form.questions):
         raise ValueError(
@@ -682,7 +671,7 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
 
 def _lines_once(text: str, style: TextStyle, width: float) -> tuple[str, ...]:
     """Wrapped lines of a one-off text, not worth caching (a title on the key)."""
-    return _wrap(clean_text(text, TITLE_TEXT), style.font, style.size, width)
+    return wrap(clean_text(text, TITLE_TEXT), style.font, style.size, width)
 
 
 # ---- Answer sheets ----------------------------------------------------------------------
@@ -696,6 +685,7 @@ def answer_sheets_pdf(
     drawn once as a PDF form XObject; each page adds its candidate's name, number (printed
     and bubbled) and QR code `EXAM:<exam id>:<form>:<number>`. A candidate with an empty
     number gets a spare sheet to fill in by hand."""
+    register()
     _form(doc, form)
     if not candidates:
         raise ValueError("no candidates given: pass at least one (a spare sheet has number '')")
@@ -729,15 +719,11 @@ def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, f
         canvas.rect(mark.x, height - mark.bottom, mark.width, mark.height, stroke=0, fill=1)
     heading = frame.heading
     canvas.setFillGray(INK)
-    canvas.setFont(BOLD, 13)
-    canvas.drawString(
-        heading.x, height - heading.y - 12, fit_line(doc.title, BOLD, 13, heading.width)
-    )
-    canvas.setFont(FONT, 10)
+    title = fit_line(doc.title, BOLD, 13, heading.width)
+    draw_string(canvas, heading.x, height - heading.y - 12, title, BOLD, 13)
     subtitle = f"Answer sheet - Form {form} - {len(layout.rows)} questions"
-    canvas.drawString(
-        heading.x, height - heading.y - 28, fit_line(subtitle, FONT, 10, heading.width)
-    )
+    subtitle = fit_line(subtitle, FONT, 10, heading.width)
+    draw_string(canvas, heading.x, height - heading.y - 28, subtitle, FONT, 10)
     canvas.setFont(BOLD, 8.5)
     canvas.setFillGray(MUTED)
     canvas.drawString(heading.x, height - heading.y - 48, "Name")
@@ -785,7 +771,7 @@ def _sheet_notes(canvas: Canvas, frame: SheetFrame) -> None:
     canvas.setFont(FONT, size)
     canvas.setFillGray(0.25)
     for note in SHEET_NOTES:
-        lines = _wrap(note, FONT, size, notes.width - 10)
+        lines = wrap(note, FONT, size, notes.width - 10)
         if top - leading * (len(lines) - 1) < frame.height - notes.bottom:
             return
         canvas.circle(notes.x + 2.5, top + 2.6, 1.3, stroke=0, fill=1)
@@ -815,10 +801,8 @@ def _sheet_candidate(
         name = f"{name} ({candidate.username})"
     canvas.setFillGray(INK)
     if name:
-        canvas.setFont(FONT, 11)
-        canvas.drawString(
-            heading.x + 30, height - heading.y - 48, fit_line(name, FONT, 11, heading.width - 30)
-        )
+        name = fit_line(name, FONT, 11, heading.width - 30)
+        draw_string(canvas, heading.x + 30, height - heading.y - 48, name, FONT, 11)
     else:
         canvas.setStrokeGray(0.35)
         canvas.line(heading.x + 30, height - heading.y - 50, heading.right, height - heading.y - 50)

@@ -3,8 +3,14 @@
 Pure functions from the report structs to PDF bytes. ReportLab parses a `Paragraph`'s text
 as markup (and versions before 3.6.13 evaluated some attribute values as code:
 CVE-2023-33733), so every string that comes from the bank or the database reaches a
-`Paragraph` only through `_markup`, which caps and escapes it. Graphics `String`s and canvas
-text do not parse markup; they take raw text shortened to fit by `_fit`.
+`Paragraph` only through `_markup`, which caps and escapes it (`exam_service.typeset.markup`).
+Graphics `String`s and canvas text do not parse markup; they take raw text shortened to fit
+by `fit_line`.
+
+Every script prints in an embedded face chosen per character (`exam_service.typeset`).
+Right-to-left text in a Paragraph is broken into lines before ReportLab sees it, at the
+room `_markup` is told: the page's text width on the narrower paper (A4) less the style's
+indents, a table column less its padding, the first line less the label before it.
 """
 
 from __future__ import annotations
@@ -15,9 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
-from reportlab.graphics.shapes import Circle, Drawing, Line, Polygon, PolyLine, Rect, String
+from reportlab.graphics.shapes import (
+    Circle,
+    Drawing,
+    Group,
+    Line,
+    Polygon,
+    PolyLine,
+    Rect,
+    String,
+)
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -46,11 +60,27 @@ from exam_service.reports.schemas import (
     ObjectiveTrend,
     ScoreReport,
 )
-from exam_service.typeset import clean_text, fit_line
+from exam_service.typeset import (
+    SANS,
+    SANS_BOLD,
+    SANS_ITALIC,
+    draw_string,
+    fit_line,
+    markup,
+    placed,
+    register,
+    text_width,
+)
 
 PAPERS = {"a4": A4, "letter": LETTER}
 MARGIN = 50.0
-FONT, BOLD, ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, BOLD, ITALIC = SANS, SANS_BOLD, SANS_ITALIC
+FRAME_PADDING = 6.0
+"""The padding inside a page's frame on each side (ReportLab's default)."""
+TEXT_WIDTH = min(size[0] for size in PAPERS.values()) - 2 * (MARGIN + FRAME_PADDING)
+"""Where right-to-left text is broken into lines: a paragraph's width on the narrower paper."""
+CELL_PADDING = 12.0
+"""A table cell's left and right padding (ReportLab's default of 6 points each)."""
 
 # Caps on text from data: long enough for any honest question, short enough for one page.
 LONG_TEXT = 2000
@@ -116,17 +146,32 @@ STYLES = {
 # ---- Text from data ---------------------------------------------------------------------
 
 
-def _markup(text: str, limit: int = LONG_TEXT) -> str:
+def _markup(
+    text: str,
+    limit: int = LONG_TEXT,
+    style: str = "body",
+    *,
+    width: float | None = None,
+    label: str = "",
+) -> str:
     """Text from data as safe Paragraph markup: capped, escaped, line breaks kept.
 
-    The only helper through which data reaches a `Paragraph`: after `escape`, `<`, `>` and
+    The only helper through which data reaches a `Paragraph`: after escaping, `<`, `>` and
     `&` are plain characters, so tags, entities and CVE-2023-33733 payloads print literally.
+    `style` is the paragraph's, `width` its room when narrower than the page (a table
+    column less `CELL_PADDING`), `label` the bold text before it on its first line: what
+    right-to-left text is broken to fit.
     """
-    return escape(clean_text(text, limit)).replace("\n", "<br/>")
+    chosen = STYLES[style]
+    room = TEXT_WIDTH - chosen.leftIndent - chosen.rightIndent if width is None else width
+    lead = text_width(label, BOLD, chosen.fontSize) if label else 0.0
+    return markup(text, limit, font=chosen.fontName, size=chosen.fontSize, width=room, lead=lead)
 
 
-def _para(text: str, style: str = "body", limit: int = LONG_TEXT) -> Paragraph:
-    return Paragraph(_markup(text, limit), STYLES[style])
+def _para(
+    text: str, style: str = "body", limit: int = LONG_TEXT, width: float | None = None
+) -> Paragraph:
+    return Paragraph(_markup(text, limit, style, width=width), STYLES[style])
 
 
 def _when(moment: datetime | None) -> str:
@@ -192,13 +237,12 @@ def _decorate(heading: str, footer: str) -> Callable[[Canvas, Any], None]:
         canvas.saveState()
         canvas.setStrokeColor(RULE)
         canvas.setFillColor(MUTED)
-        canvas.setFont(FONT, 8)
         canvas.line(MARGIN, MARGIN * 0.8, width - MARGIN, MARGIN * 0.8)
-        canvas.drawString(MARGIN, MARGIN * 0.5, fit_line(footer, FONT, 8, width - 2 * MARGIN - 80))
+        foot = fit_line(footer, FONT, 8, width - 2 * MARGIN - 80)
+        draw_string(canvas, MARGIN, MARGIN * 0.5, foot, FONT, 8)
         if doc.page > 1:
-            canvas.drawString(
-                MARGIN, height - MARGIN * 0.6, fit_line(heading, FONT, 8, width / 1.5)
-            )
+            head = fit_line(heading, FONT, 8, width / 1.5)
+            draw_string(canvas, MARGIN, height - MARGIN * 0.6, head, FONT, 8)
             canvas.line(MARGIN, height - MARGIN * 0.7, width - MARGIN, height - MARGIN * 0.7)
         canvas.restoreState()
 
@@ -218,6 +262,7 @@ def _render(story: list[Flowable], paper: str, title: str, footer: str) -> bytes
         author="exam_service",
         creator="exam_service",
         invariant=True,
+        initialFontName=FONT,
     )
     decorate = _decorate(title, footer)
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_NumberedCanvas)
@@ -246,14 +291,16 @@ def _grid(rows: list[list[Any]], widths: list[float], *, header: bool = True) ->
 
 def _facts(facts: Sequence[tuple[str, str]], width: float) -> Table:
     """Label and value pairs (values from data), two pairs to a row."""
+    shares = (0.19, 0.31, 0.19, 0.31)
+    room = width * shares[1] - CELL_PADDING
     cells = [
-        [Paragraph(f"<b>{label}</b>", STYLES["cell"]), _para(value, "cell", SHORT_TEXT)]
+        [Paragraph(f"<b>{label}</b>", STYLES["cell"]), _para(value, "cell", SHORT_TEXT, room)]
         for label, value in facts
     ]
     if len(cells) % 2:
         cells.append(["", ""])
     rows = [cells[i] + cells[i + 1] for i in range(0, len(cells), 2)]
-    return _grid(rows, [width * share for share in (0.19, 0.31, 0.19, 0.31)], header=False)
+    return _grid(rows, [width * share for share in shares], header=False)
 
 
 def _head(*labels: str, numeric: Sequence[str] = ()) -> list[Paragraph]:
@@ -315,9 +362,15 @@ def _label(
     color: Any = MUTED,
     anchor: str = "start",
     font: str = FONT,
-) -> String:
-    """A chart label: raw text (a `String` parses no markup), already shortened to fit."""
-    return String(x, y, text, fontName=font, fontSize=size, fillColor=color, textAnchor=anchor)
+) -> Group:
+    """A chart label: raw text (a `String` parses no markup), already shortened to fit, one
+    `String` per face it needs."""
+    return Group(
+        *(
+            String(left, y, piece, fontName=name, fontSize=size, fillColor=color)
+            for left, name, piece in placed(x, text, font, size, anchor)
+        )
+    )
 
 
 def _cut_line(x: float, bottom: float, top: float) -> Line:
@@ -328,7 +381,7 @@ def _bar_drawing(bars: Sequence[_Bar], cut: float, width: float) -> Drawing:
     row, top, axis = _BarChart.ROW, _BarChart.TOP, _BarChart.AXIS
     height = top + axis + row * len(bars)
     label_w, x0, span = width * 0.37, width * 0.38, width * 0.37
-    drawing = Drawing(width, height)
+    drawing = Drawing(width, height, initialFontName=FONT)
 
     def x(percent: float) -> float:
         return x0 + span * max(0.0, min(100.0, percent)) / 100
@@ -400,7 +453,7 @@ def _chart_heading(text: str) -> list[Flowable]:
 
 def _histogram(bins: Sequence[Bin], pass_: int, width: float) -> Drawing:
     height, left, bottom, top = 170.0, 34.0, 30.0, 16.0
-    drawing = Drawing(width, height)
+    drawing = Drawing(width, height, initialFontName=FONT)
     low, high = bins[0].low, bins[-1].high
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max(1, max(b.count for b in bins))
@@ -469,7 +522,7 @@ def _nice_step(peak: int) -> int:
 def _sparkline(percents: Sequence[float | None]) -> Drawing:
     """Percents over attempts on a 0-100 band; untouched attempts leave a gap in x."""
     width, height = 64.0, 22.0
-    drawing = Drawing(width, height)
+    drawing = Drawing(width, height, initialFontName=FONT)
     drawing.add(Rect(0, 1, width, height - 2, fillColor=SHADE, strokeColor=None))
     spread = max(1, len(percents) - 1)
     points = [
@@ -488,7 +541,7 @@ def _sparkline(percents: Sequence[float | None]) -> Drawing:
 def _scale_strip(result: ResultView, width: float) -> Drawing:
     """The score scale from min to max with the passing mark and the candidate's score."""
     scale, height = result.scale, 40.0
-    drawing = Drawing(width, height)
+    drawing = Drawing(width, height, initialFontName=FONT)
     left, span = 30.0, width - 60.0
 
     def x(value: float) -> float:
@@ -528,6 +581,7 @@ def score_report_pdf(report: ScoreReport, *, paper: str = "a4") -> bytes:
     """The candidate's score report for one attempt: the scaled score and verdict, every
     objective node as a bar with its interval, where to focus, and the missed questions
     (only when the review policy has released them)."""
+    register()
     result, width = report.result, _width(paper)
     story: list[Flowable] = [
         *_score_header(report, width),
@@ -589,6 +643,7 @@ def _score_panel(result: ResultView, width: float) -> list[Flowable]:
     panel.setStyle(
         TableStyle(
             [
+                ("FONT", (0, 0), (-1, -1), FONT),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("ALIGN", (1, 0), (1, 0), "CENTER"),
                 ("BACKGROUND", (1, 0), (1, 0), GOOD if result.passed else FAIL),
@@ -648,7 +703,8 @@ def _focus(objectives: Sequence[ObjectiveScore], study: dict[str, list[str]]) ->
     for node in weakest:
         story.append(
             Paragraph(
-                f"{_markup(node.code, SHORT_TEXT)} {_markup(node.title, SHORT_TEXT)}: "
+                f"{_markup(node.code, SHORT_TEXT, 'h3')} "
+                f"{_markup(node.title, SHORT_TEXT, 'h3', label=node.code + ' ')}: "
                 f"{node.percent:.0f}% <font color='#5f6b7a'>({_markup(node.label, 40)}, "
                 f"{_number(node.points)} of {node.possible} points)</font>",
                 STYLES["h3"],
@@ -704,7 +760,8 @@ def _missed_item(item: ReviewItem) -> list[Flowable]:
     )
     story: list[Flowable] = [HRFlowable(width="100%", color=RULE, thickness=0.5), heading]
     if item.case:
-        story.append(Paragraph(f"<b>Case</b>: {_markup(item.case, CASE_TEXT)}", STYLES["case"]))
+        case = _markup(item.case, CASE_TEXT, "case", label="Case: ")
+        story.append(Paragraph(f"<b>Case</b>: {case}", STYLES["case"]))
     story.append(_para(item.stem))
     story = [KeepTogether(story[:3]), *story[3:]]
     for title, given, why in (
@@ -713,11 +770,11 @@ def _missed_item(item: ReviewItem) -> list[Flowable]:
     ):
         block = [Paragraph(f"<b>{title}</b>", STYLES["body"])]
         story.append(KeepTogether(block + _answer_lines(item, given, rationales=why)))
-    story.append(Paragraph(f"<b>Explanation</b>: {_markup(item.explanation)}", STYLES["body"]))
+    explanation = _markup(item.explanation, label="Explanation: ")
+    story.append(Paragraph(f"<b>Explanation</b>: {explanation}", STYLES["body"]))
     if item.source:
-        story.append(
-            Paragraph(f"<b>Study</b>: {_markup(item.source, SHORT_TEXT)}", STYLES["small"])
-        )
+        source = _markup(item.source, SHORT_TEXT, "small", label="Study: ")
+        story.append(Paragraph(f"<b>Study</b>: {source}", STYLES["small"]))
     return story
 
 
@@ -751,8 +808,10 @@ def _answer_lines(item: ReviewItem, given: Any, *, rationales: bool) -> list[Flo
 
 def _option(display_id: str, texts: dict[str, str]) -> str:
     text = texts.get(display_id)
-    label = f"<b>{_markup(display_id, 10)}.</b>"
-    return label if text is None else f"{label} {_markup(text, OPTION_TEXT)}"
+    label = f"<b>{_markup(display_id, 10, 'option')}.</b>"
+    if text is None:
+        return label
+    return f"{label} {_markup(text, OPTION_TEXT, 'option', label=display_id + '. ')}"
 
 
 # ---- Cohort report ----------------------------------------------------------------------
@@ -761,6 +820,7 @@ def _option(display_id: str, texts: dict[str, str]) -> str:
 def cohort_report_pdf(report: CohortReport, items: ItemReport, *, paper: str = "a4") -> bytes:
     """The instructor's cohort report: summary statistics, the score histogram, mastery per
     objective, and the item analysis table with flagged items highlighted."""
+    register()
     width = _width(paper)
     story: list[Flowable] = [
         Paragraph("Cohort report", STYLES["title"]),
@@ -857,8 +917,9 @@ def _item_table(items: ItemReport, width: float) -> list[Flowable]:
         return [intro]
     shares = [0.33, 0.08, 0.1, 0.07, 0.08, 0.08, 0.08, 0.18]
     header = _head(*ITEM_COLUMNS, numeric=ITEM_COLUMNS[3:7])
-    rows = [header] + [_item_row(item) for item in items.items]
-    table = _grid(rows, [width * share for share in shares])
+    widths = [width * share for share in shares]
+    rows = [header] + [_item_row(item, widths) for item in items.items]
+    table = _grid(rows, widths)
     table.setStyle(
         TableStyle(
             [
@@ -871,19 +932,20 @@ def _item_table(items: ItemReport, width: float) -> list[Flowable]:
     return [intro, Spacer(1, 4), table]
 
 
-def _item_row(item: ItemStats) -> list[Paragraph]:
+def _item_row(item: ItemStats, widths: Sequence[float]) -> list[Paragraph]:
     def number(value: float | None) -> Paragraph:
         return Paragraph(_or_na(value, "{:.2f}"), STYLES["cell_right"])
 
-    flags = _markup(", ".join(item.flags), SHORT_TEXT)
+    room = [width - CELL_PADDING for width in widths]
+    flags = _markup(", ".join(item.flags), SHORT_TEXT, "cell", width=room[7])
     return [
         Paragraph(
-            f"<b>{_markup(item.question_id, 100)}</b> r{item.revision}<br/>"
-            f"{_markup(item.stem, STEM_IN_TABLE)}",
+            f"<b>{_markup(item.question_id, 100, 'cell', width=room[0])}</b> r{item.revision}"
+            f"<br/>{_markup(item.stem, STEM_IN_TABLE, 'cell', width=room[0])}",
             STYLES["cell"],
         ),
-        _para(item.type, "cell", 20),
-        _para(item.objective, "cell", 40),
+        _para(item.type, "cell", 20, room[1]),
+        _para(item.objective, "cell", 40, room[2]),
         Paragraph(str(item.responses), STYLES["cell_right"]),
         number(item.facility),
         number(item.point_biserial),
@@ -897,6 +959,7 @@ def _item_row(item: ItemStats) -> list[Paragraph]:
 
 def candidate_report_pdf(report: CandidateReport, *, paper: str = "a4") -> bytes:
     """A candidate's history: every attempt, and each objective's trend, weakest first."""
+    register()
     width = _width(paper)
     name = f"{report.display_name} ({report.username})"
     story: list[Flowable] = [
@@ -936,13 +999,14 @@ def _attempt_table(report: CandidateReport, width: float) -> list[Flowable]:
         "Attempt", "Submitted", "Exam", "Raw %", "Scaled", "Result", numeric=("Raw %", "Scaled")
     )
     rows: list[list[Any]] = [header]
+    shares = [0.1, 0.22, 0.38, 0.1, 0.1, 0.1]
     for attempt in report.attempts:
         tone = "#2e7d32" if attempt.passed else "#b3261e"
         rows.append(
             [
                 Paragraph(str(attempt.attempt_id), STYLES["cell"]),
                 Paragraph(_when(attempt.submitted_at), STYLES["cell"]),
-                _para(attempt.blueprint_name, "cell", SHORT_TEXT),
+                _para(attempt.blueprint_name, "cell", SHORT_TEXT, width * 0.38 - CELL_PADDING),
                 Paragraph(f"{attempt.raw_percent:.1f}%", STYLES["cell_right"]),
                 Paragraph(str(attempt.scaled_score), STYLES["cell_right"]),
                 Paragraph(
@@ -951,7 +1015,6 @@ def _attempt_table(report: CandidateReport, width: float) -> list[Flowable]:
                 ),
             ]
         )
-    shares = [0.1, 0.22, 0.38, 0.1, 0.1, 0.1]
     return [_grid(rows, [width * share for share in shares])]
 
 
@@ -968,26 +1031,33 @@ def _trend_table(objectives: Sequence[ObjectiveTrend], width: float) -> list[Flo
         "Study sections",
         numeric=("Latest", "Mean"),
     )
-    rows = [header] + [_trend_row(node) for node in objectives]
     shares = [0.09, 0.21, 0.08, 0.08, 0.16, 0.13, 0.25]
-    return [_grid(rows, [width * share for share in shares])]
+    widths = [width * share for share in shares]
+    rows = [header] + [_trend_row(node, widths) for node in objectives]
+    return [_grid(rows, widths)]
 
 
-def _trend_row(node: ObjectiveTrend) -> list[Any]:
+def _trend_row(node: ObjectiveTrend, widths: Sequence[float]) -> list[Any]:
     recent = node.percents[-12:]  # a table cell holds about twelve attempts legibly
     trend = " ".join("-" if p is None else f"{p:.0f}" for p in recent)
     tone = "#2e7d32" if node.label == MEETS else "#c2571a"
+    room = [width - CELL_PADDING for width in widths]
+    bullet = "\u2022 "
     sections = "<br/>".join(
-        f"\u2022 {_markup(section, 150)}" for section in node.study[:STUDY_SHOWN]
+        bullet + _markup(section, 150, "cell", width=room[6], label=bullet)
+        for section in node.study[:STUDY_SHOWN]
     )
     if len(node.study) > STUDY_SHOWN:
         sections += f"<br/>and {len(node.study) - STUDY_SHOWN} more"
     return [
-        _para(node.code, "cell", 40),
-        _para(node.title, "cell", SHORT_TEXT),
+        _para(node.code, "cell", 40, room[0]),
+        _para(node.title, "cell", SHORT_TEXT, room[1]),
         Paragraph(_or_na(node.latest, "{:.0f}%"), STYLES["cell_right"]),
         Paragraph(f"{node.mean:.0f}%", STYLES["cell_right"]),
         [_sparkline(recent), Paragraph(trend, STYLES["small"])],
-        Paragraph(f"<font color='{tone}'>{_markup(node.label, 40)}</font>", STYLES["cell"]),
+        Paragraph(
+            f"<font color='{tone}'>{_markup(node.label, 40, 'cell', width=room[5])}</font>",
+            STYLES["cell"],
+        ),
         Paragraph(sections or "-", STYLES["cell"]),
     ]

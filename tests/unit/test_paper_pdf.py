@@ -27,6 +27,7 @@ from exam_service.paper.pdf import (
     render_booklets,
 )
 from exam_service.paper.sheet import form_sheet, sheet_layout
+from tests.unit.pdf_checks import ARABIC_SHAPED, SCRIPTS, assert_faces, assert_prints
 
 PAPER_SIZES = {"a4": (595, 842), "letter": (612, 792)}
 MARKUP = '<b>x</b> <font color="red">y</font>'
@@ -35,6 +36,11 @@ EXPLOIT = (
     "<para><font color=\"[[[getattr(pow, Word('__globals__'))['os'].system('touch /tmp/pwned')"
     ']]]">exploit</font></para>'
 )
+ARABIC = (
+    "هذا سؤال طويل عن تدريب النماذج في الحوسبة السحابية ويجب أن يلتف على عدة أسطر "
+    "بالترتيب الصحيح من اليمين إلى اليسار"
+)
+"""Wraps over more than one line of a booklet when printed twice."""
 KEY_MARKER = "qkey"
 """Starts every question_key: printed on the key, never in a booklet."""
 
@@ -235,6 +241,40 @@ def test_markup_in_data_prints_literally_and_runs_nothing() -> None:
     sheets = flat(" ".join(pages(answer_sheets_pdf(doc, "A", [candidate(name=EXPLOIT)]))))
     assert '<para><font color="[[[getattr(pow' in sheets  # the name, cut to fit its line
     assert not PWNED.exists()
+
+
+def test_booklet_key_and_sheets_print_every_script() -> None:
+    PWNED.unlink(missing_ok=True)
+    arabic = f"{ARABIC} {ARABIC}"
+    doc = paper_exam(
+        12,
+        stems={1: f"Which is it? {SCRIPTS}", 2: arabic, 3: f"{EXPLOIT} {SCRIPTS}"},
+        title=f"Exam {SCRIPTS}",
+    )
+    booklet = booklet_pdf(doc, "A")
+    text = assert_prints(booklet, f"Exam {SCRIPTS}", f"1. Which is it? {SCRIPTS}", arabic)
+    assert_prints(booklet, f"3. {EXPLOIT} {SCRIPTS}")
+    assert ARABIC_SHAPED in text
+    assert sum(1 for line in text.splitlines() if "\ufe8d" <= line[-1:] <= "\ufefc") >= 2
+    assert_faces(booklet)
+    key = key_pdf(doc, "A")
+    assert_prints(key, f"Answer key - Form A Exam {SCRIPTS}")
+    assert_faces(key)
+    sheets = answer_sheets_pdf(doc, "A", [candidate(name=f"Łukasz {SCRIPTS}")])
+    assert_prints(sheets, f"Exam {SCRIPTS}", f"Łukasz {SCRIPTS} (łukasz)")
+    assert_faces(sheets)
+    assert not PWNED.exists()
+
+
+def test_a_stem_in_every_script_wraps_within_the_margins() -> None:
+    doc = paper_exam(3, stems={1: f"{SCRIPTS} " * 40})
+    lines = [
+        line
+        for line in " ".join(pages(booklet_pdf(doc, "A"))).splitlines()
+        if "Łukasz" in line or "\u4e2d" in line
+    ]
+    assert len(lines) > 10
+    assert_prints(booklet_pdf(doc, "A"), f"{SCRIPTS} " * 40)
 
 
 def test_very_long_texts_are_wrapped_capped_and_kept_on_the_page() -> None:

@@ -26,6 +26,7 @@ from exam_service.reports.schemas import (
     OptionShare,
     ScoreReport,
 )
+from tests.unit.pdf_checks import SCRIPTS, assert_faces, assert_prints
 
 SCALE = Scale(min=100, max=1000, pass_=720, raw_cut=70.0)
 WHEN = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -36,6 +37,11 @@ EXPLOIT = (
     ']]]">exploit</font></para>'
 )
 PAPER_SIZES = {"a4": (595, 842), "letter": (612, 792)}
+ARABIC = (
+    "هذا شرح طويل عن تدريب النماذج في الحوسبة السحابية ويجب أن يلتف على عدة أسطر "
+    "بالترتيب الصحيح من اليمين إلى اليسار"
+)
+"""Wraps over lines in a report's paragraphs and table cells."""
 
 
 # ---- factories --------------------------------------------------------------------------
@@ -364,6 +370,64 @@ def test_unknown_paper_is_rejected() -> None:
 
 
 # ---- markup in data prints literally --------------------------------------------------
+
+
+def test_score_report_prints_every_script() -> None:
+    PWNED.unlink(missing_ok=True)
+    item = review_item(
+        1,
+        0.0,
+        stem=f"Stem {SCRIPTS} {EXPLOIT}",
+        case=ARABIC,
+        options=[Choice("A", f"Option {SCRIPTS}"), Choice("B", ARABIC)],
+        rationales={"B": f"{ARABIC} {ARABIC}"},
+        explanation=f"{ARABIC} {ARABIC}",
+        source=f"Guide {SCRIPTS}",
+    )
+    nodes = [objective("exam", f"Exam {SCRIPTS}", "exam", 64.0), objective("1.1", ARABIC)]
+    view = result(review=[item], objectives=nodes)
+    report = ScoreReport(
+        candidate=f"Łukasz {SCRIPTS}",
+        blueprint_name=f"Blueprint {SCRIPTS}",
+        result=view,
+        study={"1.1": [f"Section {SCRIPTS}"]},
+        generated_at=WHEN,
+    )
+    data = score_report_pdf(report)
+    assert_prints(
+        data,
+        f"Blueprint {SCRIPTS}",
+        f"Candidate Łukasz {SCRIPTS}",
+        f"Stem {SCRIPTS} {EXPLOIT}",
+        f"Case: {ARABIC}",
+        f"A. Option {SCRIPTS}",
+        f"B. {ARABIC} {ARABIC} {ARABIC}",  # the option, then its rationale
+        f"Explanation: {ARABIC} {ARABIC}",
+        f"Guide {SCRIPTS}",
+    )
+    assert_faces(data)
+    assert not PWNED.exists()
+
+
+def test_cohort_and_candidate_reports_print_every_script() -> None:
+    cohort = cohort_report(
+        cohort_name=f"Cohort {SCRIPTS}",
+        objectives=[mastery("1.1", f"Storage {SCRIPTS}", 61.0)],
+    )
+    data = cohort_report_pdf(cohort, item_report([item_stats(1, stem=ARABIC)]))
+    assert_prints(data, f"Cohort {SCRIPTS}", f"1.1 Storage {SCRIPTS}", ARABIC[:60])
+    assert_faces(data)
+    candidate = candidate_report(
+        display_name=f"Łukasz {SCRIPTS}",
+        objectives=[
+            ObjectiveTrend(
+                "1.1", ARABIC, "objective", [40.0], 40.0, 40.0, "needs improvement", [ARABIC]
+            )
+        ],
+    )
+    data = candidate_report_pdf(candidate)
+    assert_prints(data, f"Łukasz {SCRIPTS} (ada)", f"1.1 {ARABIC}", f"\u2022 {ARABIC}")
+    assert_faces(data)
 
 
 def test_markup_in_question_text_prints_literally_and_never_runs() -> None:
