@@ -13,7 +13,6 @@ import swagger_ui_bundle
 from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -38,7 +37,10 @@ from exam_service.errors import NotReady, problem_handlers
 from exam_service.exams.answers import ResponseWriter
 from exam_service.exams.closing import sweep_forever
 from exam_service.exams.controllers import AttemptController, BlueprintController
+from exam_service.headers import security_headers
+from exam_service.heavy import HeavyWork
 from exam_service.migrate import current_revisions, head_revisions
+from exam_service.openapi import render_plugins
 from exam_service.paper.controllers import PaperExamController
 from exam_service.reports.controllers import ReportController, score_report
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
@@ -78,6 +80,7 @@ def create_app(settings: Settings) -> Litestar:
     heads = head_revisions()
 
     writer = ResponseWriter(engine, settings.sqlite_busy_timeout_ms)
+    heavy = HeavyWork(settings.heavy_workers, settings.heavy_queue)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -129,13 +132,6 @@ def create_app(settings: Settings) -> Litestar:
             )
         return {"status": "ready", "database": "ok", "migrations": sorted(current)}
 
-    swagger = SwaggerRenderPlugin(
-        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
-        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
-        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
-        path=["/", "/swagger"],
-    )
-
     def provide_settings() -> Settings:
         return settings
 
@@ -144,6 +140,9 @@ def create_app(settings: Settings) -> Litestar:
 
     def provide_writer() -> ResponseWriter:
         return writer
+
+    def provide_heavy() -> HeavyWork:
+        return heavy
 
     return Litestar(
         route_handlers=[
@@ -180,9 +179,11 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
             "auth": Provide(provide_auth, sync_to_thread=False),
             "writer": Provide(provide_writer, sync_to_thread=False),
+            "heavy": Provide(provide_heavy, sync_to_thread=False),
         },
         on_app_init=[auth.on_app_init],
         middleware=[csrf_middleware(settings)],
+        before_send=[security_headers],
         template_config=TemplateConfig(directory=WEB / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.max_body_bytes,
         exception_handlers=problem_handlers,
@@ -192,7 +193,7 @@ def create_app(settings: Settings) -> Litestar:
             version=__version__,
             description="Practice exams: question bank, timed attempts, per-objective scores.",
             path="/schema",
-            render_plugins=[swagger],
+            render_plugins=render_plugins(SWAGGER_ASSETS),
         ),
         debug=False,
     )

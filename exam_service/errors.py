@@ -7,22 +7,30 @@
      ├── Conflict               409  the object's state forbids the request
      ├── InvalidInput           422  well-formed request whose content is wrong
      ├── RateLimited            429  too many requests; carries Retry-After
-     └── NotReady               503  the database is unreachable or not migrated
+     ├── NotReady               503  the database is unreachable or not migrated
+     └── Busy                   503  the instance's heavy-work pool is full; carries Retry-After
 
 Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors, and
 SQLite's "database is locked", which becomes 503 with Retry-After: the request wrote
 nothing and may be sent again) into `application/problem+json` responses, so no handler
 builds an error by hand. Every message says what was wrong and what to do about it.
+
+A body has the members RFC 9457 defines (`type`, `title`, the integer HTTP `status`,
+`detail`, `instance`) and may add its own (`errors`, `deadline`, `attempt_status`); an
+extension never reuses a member's name, since clients read `status` as the HTTP status.
+`ProblemDetails` describes the body for the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import msgspec
 import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -30,7 +38,37 @@ from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+"""The members RFC 9457 defines; an extension member may not take one of these names."""
 logger = logging.getLogger(__name__)
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """An error body as `problem` writes it; other extension members may follow."""
+
+    type: str
+    title: str
+    status: Annotated[int, msgspec.Meta(description="The HTTP status code")]
+    detail: Annotated[str, msgspec.Meta(description="What was wrong and what to do about it")]
+    instance: Annotated[str, msgspec.Meta(description="The path of the refused request")]
+    errors: (
+        Annotated[list[Any], msgspec.Meta(description="One entry per wrong field, row or question")]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    deadline: (
+        Annotated[
+            datetime,
+            msgspec.Meta(description="A refused late save: the attempt's deadline (ISO 8601)"),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    attempt_status: (
+        Annotated[
+            Literal["submitted", "expired"],
+            msgspec.Meta(description="A refused late save: how the attempt was closed"),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class ExamServiceError(Exception):
@@ -39,6 +77,12 @@ class ExamServiceError(Exception):
 
     def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
+        taken = PROBLEM_MEMBERS.intersection(extra or {})
+        if taken:
+            raise ValueError(
+                f"extra member(s) {sorted(taken)} would replace the problem's own; name them "
+                "after what they are (e.g. attempt_status)"
+            )
         self.detail = detail
         self.extra = extra or {}
 
@@ -82,6 +126,15 @@ class NotReady(ExamServiceError):
     slug = "not-ready"
 
 
+class Busy(ExamServiceError):
+    status_code = 503
+    slug = "busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 def problem(
     request: Request[Any, Any, Any],
     status: int,
@@ -91,13 +144,14 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
+        **(extra or {}),
+        # after the extras: `status` is the HTTP status, whatever an extra carried
         "type": f"/problems/{slug}",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
     }
-    body.update(extra or {})
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -105,7 +159,7 @@ def _service_error(
     request: Request[Any, Any, Any], exc: ExamServiceError
 ) -> Response[dict[str, Any]]:
     headers = None
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Busy):
         headers = {"Retry-After": str(exc.retry_after)}
     elif isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
@@ -186,8 +240,19 @@ def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return problem(request, 503, "busy", detail, None, {"Retry-After": str(BUSY_RETRY_SECONDS)})
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """msgspec gives up on JSON nested deeper than Python's recursion limit: the body was
+    refused before any handler ran, and it is the sender's to fix."""
+    detail = (
+        "the JSON body is nested too deeply to read (hundreds of levels of [ or {); no "
+        "request of this API nests more than a few levels: send the documented shape"
+    )
+    return problem(request, 400, "too-deep", detail)
+
+
 problem_handlers: ExceptionHandlersMap = {
     ExamServiceError: _service_error,
+    RecursionError: _too_deep,
     HTTPException: _http_error,
     sqlalchemy.exc.OperationalError: _database_error,
     sqlite3.OperationalError: _database_error,

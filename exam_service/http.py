@@ -13,17 +13,20 @@ from typing import Annotated, Any, TypeVar, cast
 
 from litestar import Request, Response
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter, SkipValidation
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.db import MAX_ID
+from exam_service.heavy import HeavyWork
 from exam_service.settings import Settings
 
 DbSession = NamedDependency[AsyncSession]
 """A handler parameter `db: DbSession` receives the request's session (see create_app)."""
 AppSettings = NamedDependency[Settings]
 """A handler parameter `settings: AppSettings` receives the app's settings."""
+Heavy = NamedDependency[SkipValidation[HeavyWork]]
+"""A handler parameter `heavy: Heavy` runs CPU-heavy work in the app's worker processes."""
 
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]

@@ -12,7 +12,8 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from exam_service.auth.security import STAFF, Me
 from exam_service.errors import InvalidInput
-from exam_service.http import CSV, PDF, DbSession, PathId, download
+from exam_service.heavy import HeavyWork
+from exam_service.http import CSV, PDF, DbSession, Heavy, PathId, download
 from exam_service.models import PaperExam
 from exam_service.paper import pdf, service
 from exam_service.paper.schemas import (
@@ -24,11 +25,11 @@ from exam_service.paper.schemas import (
 )
 
 
-def printed(render: Callable[..., bytes], *args: Any) -> bytes:
-    """Run a printer; its ValueErrors (too many questions for one sheet, a bad candidate
-    number) are the caller's to fix, so they become 422s."""
+async def printed(heavy: HeavyWork, render: Callable[..., bytes], *args: Any) -> bytes:
+    """Run a printer in a worker process; its ValueErrors (too many questions for one
+    sheet, a bad candidate number) are the caller's to fix, so they become 422s."""
     try:
-        return render(*args)
+        return await heavy.run(render, *args)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
 
@@ -69,18 +70,20 @@ class PaperExamController(Controller):
 
     @get("/{exam_id:int}/booklet.pdf", summary="The question booklet of one form", media_type=PDF)
     async def booklet(
-        self, db: DbSession, me: Me, exam_id: PathId, form: FromQuery[str] = "A"
+        self, db: DbSession, me: Me, heavy: Heavy, exam_id: PathId, form: FromQuery[str] = "A"
     ) -> Any:
         exam = await service.visible_paper_exam(db, me, exam_id)
         code = service.form_of(exam, form).code
         doc = await service.document(db, exam)
-        return download(printed(pdf.booklet_pdf, doc, code), PDF, f"exam-{exam_id}-form-{code}.pdf")
+        body = await printed(heavy, pdf.booklet_pdf, doc, code)
+        return download(body, PDF, f"exam-{exam_id}-form-{code}.pdf")
 
     @get("/{exam_id:int}/key.pdf", summary="The key of one form (PDF, or ?format=csv)")
     async def key(
         self,
         db: DbSession,
         me: Me,
+        heavy: Heavy,
         exam_id: PathId,
         form: FromQuery[str] = "A",
         format: FromQuery[str] = "pdf",
@@ -93,7 +96,7 @@ class PaperExamController(Controller):
             return download(service.key_csv(doc, code), CSV, f"{name}.csv")
         if format != "pdf":
             raise InvalidInput(f"format {format!r} is not offered; use pdf or csv")
-        return download(printed(pdf.key_pdf, doc, code), PDF, f"{name}.pdf")
+        return download(await printed(heavy, pdf.key_pdf, doc, code), PDF, f"{name}.pdf")
 
     @get(
         "/{exam_id:int}/answer-sheets.pdf",
@@ -104,6 +107,7 @@ class PaperExamController(Controller):
         self,
         db: DbSession,
         me: Me,
+        heavy: Heavy,
         exam_id: PathId,
         form: FromQuery[str] = "A",
         candidates: FromQuery[str] = "",
@@ -113,7 +117,7 @@ class PaperExamController(Controller):
         code = service.form_of(exam, form).code
         people = await service.sheet_candidates(db, me, candidates.split(","), blank)
         doc = await service.document(db, exam)
-        body = printed(pdf.answer_sheets_pdf, doc, code, people)
+        body = await printed(heavy, pdf.answer_sheets_pdf, doc, code, people)
         return download(body, PDF, f"exam-{exam_id}-form-{code}-answer-sheets.pdf")
 
     @post(
@@ -126,6 +130,7 @@ class PaperExamController(Controller):
         request: Request[Any, Any, Any],
         db: DbSession,
         me: Me,
+        heavy: Heavy,
         exam_id: PathId,
         partial: FromQuery[bool] = False,
     ) -> PaperImportReport:
@@ -135,7 +140,7 @@ class PaperExamController(Controller):
         body = await request.body()
         media = request.headers.get("content-type", "").split(";")[0].strip()
         if media == "text/csv":
-            rows, errors = service.parse_csv(body)
+            rows, errors = await heavy.run(service.parse_csv, body)
         else:
             try:
                 parsed = msgspec.json.decode(body, type=PaperResponses)
@@ -165,14 +170,20 @@ class PaperExamController(Controller):
         summary="Scanned answer sheets (PNG, JPEG or PDF) read, and graded where certain",
     )
     async def scans(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        me: Me,
+        heavy: Heavy,
+        exam_id: PathId,
     ) -> ScanReport:
         """Send the file as the body with its content type, or as the multipart field
         `file`. Sheets with an uncertain mark come back as `review` with a crop of each
         uncertain row; settle them and send their answers to /responses."""
         exam = await service.visible_paper_exam(db, me, exam_id)
         data, media = await _upload(request)
-        readings = service.read_scan_upload(await service.document(db, exam), data, media)
+        doc = await service.document(db, exam)
+        readings = await heavy.run(service.read_scan_upload, doc, data, media)
         return await service.grade_scans(db, me, exam, readings)
 
 

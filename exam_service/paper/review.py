@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.exams.delivery import LETTERS
+from exam_service.heavy import HeavyWork
 from exam_service.models import PaperExam
 from exam_service.paper import service
 from exam_service.paper.document import PaperExamDocument, PaperQuestion
@@ -60,7 +61,12 @@ class AnswersOutcome:
 
 
 async def grade_answer_upload(
-    session: AsyncSession, me: CurrentUser, exam: PaperExam, outcome: AnswersOutcome, data: bytes
+    session: AsyncSession,
+    heavy: HeavyWork,
+    me: CurrentUser,
+    exam: PaperExam,
+    outcome: AnswersOutcome,
+    data: bytes,
 ) -> AnswersOutcome:
     """Grade a CSV of paper answers uploaded as a file (`data`, named in
     `outcome.filename`) or pasted (`outcome.pasted`), as POST /responses grades it; the
@@ -79,7 +85,7 @@ async def grade_answer_upload(
         )
     if outcome.error:
         return outcome
-    rows, errors = service.parse_csv(data or outcome.pasted.encode("utf-8"))
+    rows, errors = await heavy.run(service.parse_csv, data or outcome.pasted.encode("utf-8"))
     checked, row_errors = await service.check_rows(session, me, exam, rows)
     outcome.errors = errors + row_errors
     if not rows and not outcome.errors:

@@ -8,7 +8,16 @@ from litestar import Controller, Response, get
 from litestar.params import FromQuery
 
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
-from exam_service.http import CSV, PDF, DbSession, PathId, QueryId, download, instead_of
+from exam_service.http import (
+    CSV,
+    PDF,
+    DbSession,
+    Heavy,
+    PathId,
+    QueryId,
+    download,
+    instead_of,
+)
 from exam_service.reports import pdf, service, tables
 from exam_service.reports.schemas import CandidateReport, CohortReport, ItemReport
 
@@ -28,6 +37,7 @@ class ReportController(Controller):
         self,
         db: DbSession,
         me: Me,
+        heavy: Heavy,
         cohort_id: PathId,
         blueprint_id: FromQuery[str],
         attempts: FromQuery[Literal["first", "last", "all"]] = "all",
@@ -40,7 +50,7 @@ class ReportController(Controller):
             return instead_of(CohortReport, download(tables.cohort_csv(report), CSV, f"{name}.csv"))
         if format == "pdf":
             items = await service.item_report(db, me, blueprint_id, cohort_id)
-            body = pdf.cohort_report_pdf(report, items, paper=paper)
+            body = await heavy.run(pdf.cohort_report_pdf, report, items, paper=paper)
             return instead_of(CohortReport, download(body, PDF, f"{name}.pdf"))
         return report
 
@@ -68,6 +78,7 @@ class ReportController(Controller):
         self,
         db: DbSession,
         me: Me,
+        heavy: Heavy,
         user_id: PathId,
         format: FromQuery[Literal["json", "csv", "pdf"]] = "json",
         paper: FromQuery[Paper] = "a4",
@@ -79,7 +90,7 @@ class ReportController(Controller):
                 CandidateReport, download(tables.candidate_csv(report), CSV, f"{name}.csv")
             )
         if format == "pdf":
-            body = pdf.candidate_report_pdf(report, paper=paper)
+            body = await heavy.run(pdf.candidate_report_pdf, report, paper=paper)
             return instead_of(CandidateReport, download(body, PDF, f"{name}.pdf"))
         return report
 
@@ -92,9 +103,8 @@ class ReportController(Controller):
     media_type=PDF,
 )
 async def score_report(
-    db: DbSession, me: Me, attempt_id: PathId, paper: FromQuery[Paper] = "a4"
+    db: DbSession, me: Me, heavy: Heavy, attempt_id: PathId, paper: FromQuery[Paper] = "a4"
 ) -> Response[bytes]:
     report = await service.score_report(db, me, attempt_id)
-    return download(
-        pdf.score_report_pdf(report, paper=paper), PDF, f"score-report-{attempt_id}.pdf"
-    )
+    body = await heavy.run(pdf.score_report_pdf, report, paper=paper)
+    return download(body, PDF, f"score-report-{attempt_id}.pdf")

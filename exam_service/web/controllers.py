@@ -27,7 +27,15 @@ from exam_service.exams import service as exam_service
 from exam_service.exams.blueprints import list_blueprints
 from exam_service.exams.delivery import LETTERS
 from exam_service.exams.schemas import ResultView, ReviewItem
-from exam_service.http import AppSettings, DbSession, Offset, PathId, QueryId, client_address
+from exam_service.http import (
+    AppSettings,
+    DbSession,
+    Heavy,
+    Offset,
+    PathId,
+    QueryId,
+    client_address,
+)
 from exam_service.models import Blueprint, PaperExam
 from exam_service.paper import review
 from exam_service.paper import service as paper_service
@@ -379,7 +387,12 @@ class StaffPages(Controller):
 
     @post("/paper/{exam_id:int}/responses", status_code=200)
     async def paper_answers(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        me: Me,
+        heavy: Heavy,
+        exam_id: PathId,
     ) -> Template:
         """The CSV of paper answers, uploaded or pasted; graded as POST
         /api/v1/paper-exams/{id}/responses grades it."""
@@ -392,7 +405,7 @@ class StaffPages(Controller):
             partial=form.get("partial") is not None,
         )
         data = await upload.read() if isinstance(upload, UploadFile) else b""
-        outcome = await review.grade_answer_upload(db, me, exam, outcome, data)
+        outcome = await review.grade_answer_upload(db, heavy, me, exam, outcome, data)
         status = 422 if outcome.rejected else 200
         return _paper_exam_page(me, exam, answers=outcome, status_code=status)
 
@@ -402,7 +415,12 @@ class StaffPages(Controller):
         request_max_body_size=paper_service.MAX_SCAN_BYTES,
     )
     async def paper_scans(
-        self, request: Request[Any, Any, Any], db: DbSession, me: Me, exam_id: PathId
+        self,
+        request: Request[Any, Any, Any],
+        db: DbSession,
+        me: Me,
+        heavy: Heavy,
+        exam_id: PathId,
     ) -> Template:
         """Scanned answer sheets, read and graded as POST /api/v1/paper-exams/{id}/scans
         does; the sheets that need a person come back as a review form."""
@@ -420,7 +438,7 @@ class StaffPages(Controller):
             if not data:
                 raise InvalidInput(f"{upload.filename} is empty: choose the file the scanner saved")
             media = (upload.content_type or "").lower()
-            readings = paper_service.read_scan_upload(doc, data, media)
+            readings = await heavy.run(paper_service.read_scan_upload, doc, data, media)
         except InvalidInput as exc:
             outcome.error = f"{exc.detail[:1].upper()}{exc.detail[1:]}."
             return _paper_exam_page(me, exam, scan=outcome, status_code=422)

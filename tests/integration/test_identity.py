@@ -424,3 +424,24 @@ def test_trusted_proxies_setting_is_checked() -> None:
     assert parsed.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12")
     with pytest.raises(ValueError, match="not an IP address or network"):
         Settings.from_env({"EXAM_TRUSTED_PROXIES": "proxy.local"})
+
+
+async def test_deeply_nested_json_is_refused_with_a_reason(
+    client: Client, people: dict[str, Person]
+) -> None:
+    """A body of 1,000 nested arrays once crashed the JSON decoder into a 500."""
+    deep = "[" * 1000 + "]" * 1000
+    for path, headers in (
+        ("/api/v1/auth/token", {}),
+        ("/api/v1/cohorts", people["instructor"].headers),
+    ):
+        response = await client.post(
+            path, content=deep, headers={**headers, "content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        assert "nested too deeply" in response.json()["detail"]
+    inside = '{"username": ' + deep + ', "password": "x"}'
+    response = await client.post(
+        "/api/v1/auth/token", content=inside, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"]

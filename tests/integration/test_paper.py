@@ -206,7 +206,7 @@ async def test_csv_answers(
     assert bad_header.status_code == 422
     assert bad_header.json()["errors"][0]["column"] == "header"
     # a quote never closed swallows the rest of the file into one cell over 128 KiB
-    runaway = "candidate,form,1\nana,C,B\nbo,C,\"" + "A" * 200_000 + "\n"
+    runaway = 'candidate,form,1\nana,C,B\nbo,C,"' + "A" * 200_000 + "\n"
     too_long = await client.post(
         f"/api/v1/paper-exams/{paper['id']}/responses",
         content=runaway.encode(),

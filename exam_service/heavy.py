@@ -1,0 +1,107 @@
+"""CPU-heavy work off the event loop: a small pool of worker processes per instance.
+
+Candidates' saves share the event loop with everything else an instance does, so work
+that holds the CPU for more than a few milliseconds never runs on it: bank imports and
+exports, reading scanned answer sheets, drawing PDFs and parsing uploaded answer CSVs are
+sent to `HeavyWork.run`, which runs a pure function in a worker process and awaits it.
+
+- Bounded: `EXAM_HEAVY_WORKERS` processes (default one fewer than the CPUs, at least
+  one) run jobs; `EXAM_HEAVY_QUEUE` more may wait. Past that the request is refused with
+  503 and Retry-After (`errors.Busy`), never queued without limit.
+- Polite: workers run at a lower CPU priority (nice 10), so on a busy machine the
+  scheduler still gives the event loop, and with it every candidate's save, the CPU first.
+- Workers start from a fork server (not a fork of the serving process, whose event loop
+  and driver threads must not be copied) that has imported the job modules once, and are
+  shared by every app in the process (tests build many).
+
+Why a process pool and not a job queue (saq, arq, Celery): every job here is a request
+that waits for its answer within seconds, needs no retries or persistence, and has its
+input in memory; a queue would add a broker and a second deployable for no gain. Each
+instance has its own pool, so capacity grows with the instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import ParamSpec, TypeVar
+
+from exam_service.errors import Busy
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+NICE = 10
+JOB_MODULES = [
+    "exam_service.bank.interchange",
+    "exam_service.paper.pdf",
+    "exam_service.paper.scan",
+    "exam_service.paper.service",
+    "exam_service.reports.pdf",
+]
+"""Imported once by the fork server, so a new worker starts without importing them."""
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _lower_priority() -> None:
+    os.nice(NICE)
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    pool = _POOLS.get(workers)
+    if pool is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(JOB_MODULES)
+        pool = _POOLS[workers] = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_lower_priority
+        )
+    return pool
+
+
+@dataclass
+class HeavyWork:
+    """One instance's door to the worker processes, with its limit on jobs in flight."""
+
+    workers: int = 0
+    """Processes; 0: `default_workers()`."""
+    queue: int = 8
+    """Jobs that may wait beyond the ones running."""
+    in_flight: int = field(default=0, init=False)
+
+    @property
+    def capacity(self) -> int:
+        return (self.workers or default_workers()) + self.queue
+
+    async def run(self, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`job(*args, **kwargs)` in a worker process; `job` is a module-level function
+        whose arguments and result pickle. Busy (503) when the pool is full."""
+        if self.in_flight >= self.capacity:
+            raise Busy(
+                f"the server is busy with {self.in_flight} imports, scans or printouts; "
+                "send this again in a few seconds (candidates' exams are not affected)",
+                retry_after=5,
+            )
+        self.in_flight += 1
+        try:
+            loop = asyncio.get_running_loop()
+            pool = _pool(self.workers or default_workers())
+            return await loop.run_in_executor(pool, partial(job, *args, **kwargs))
+        finally:
+            self.in_flight -= 1
+
+
+def shutdown() -> None:
+    """Stop every worker process (at process exit; tests call it to clean up)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,58 @@
+"""Heavy work runs in worker processes: the event loop keeps turning while it runs, and a
+full pool refuses at once with Busy (503, Retry-After) instead of queueing without end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from exam_service.errors import Busy
+from exam_service.heavy import HeavyWork
+
+
+async def test_the_loop_keeps_turning_while_a_job_runs() -> None:
+    heavy = HeavyWork(workers=1, queue=0)
+    await heavy.run(os.getpid)  # the worker is up before the clock starts
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        for _ in range(40):
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    # a second of CPU-free blocking work: on the loop it would stop every tick for 1 s
+    await asyncio.gather(heavy.run(time.sleep, 1.0), tick())
+    assert max(gaps) < 0.5, f"the loop stalled for {max(gaps):.2f} s"
+
+
+async def test_jobs_run_in_another_process_and_return_their_result() -> None:
+    heavy = HeavyWork(workers=1, queue=0)
+    assert await heavy.run(os.getpid) != os.getpid()
+    assert await heavy.run(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
+
+
+async def test_a_full_pool_says_busy_and_when_to_come_back() -> None:
+    heavy = HeavyWork(workers=1, queue=1)
+    first = asyncio.ensure_future(heavy.run(time.sleep, 0.5))
+    second = asyncio.ensure_future(heavy.run(time.sleep, 0.1))
+    await asyncio.sleep(0.05)
+    with pytest.raises(Busy) as refused:
+        await heavy.run(time.sleep, 0.1)
+    assert refused.value.status_code == 503 and refused.value.retry_after > 0
+    assert "send this again" in refused.value.detail
+    await asyncio.gather(first, second)
+    assert heavy.in_flight == 0
+    await heavy.run(time.sleep, 0)  # room again once they finish
+
+
+async def test_an_error_in_a_job_reaches_the_caller() -> None:
+    heavy = HeavyWork(workers=1, queue=0)
+    with pytest.raises(ValueError, match="invalid literal"):
+        await heavy.run(int, "not a number")
+    assert heavy.in_flight == 0
