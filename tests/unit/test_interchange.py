@@ -3,11 +3,13 @@ read from hand-written files under tests/fixtures/interchange/."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
-from exam_service.bank.formats.common import Issue, html_to_text, split_category
+from exam_service.bank.formats.common import Issue, split_category
+from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.interchange import ParsedImport, guess_format, parse_import
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec, load_bank
 from tests.conftest import FIXTURE_BANK
@@ -339,6 +341,45 @@ def test_aiken_every_error_is_reported_with_its_line() -> None:
         assert (error.where, message in error.message) == (where, True), error
 
 
+def test_aiken_reads_options_without_a_space_as_moodle_does() -> None:
+    # The fixture follows the cases of Moodle's own sample aiken_errors.txt, in other
+    # words: one option only, an option before any question, a good question, a missing
+    # ANSWER line, and options written "A)text", whose ANSWER is on line 21.
+    result = run("aiken-moodle-cases.txt", default_objective="D2.1.2")
+    assert [(e.where, e.message.split(":")[0]) for e in result.errors] == [
+        ("line 1", "a single question needs at least 2 options"),
+        ("line 5", "an option with no question before it"),
+        ("line 14", "no 'ANSWER"),
+    ]
+    good, tight = result.specs
+    assert options(good) == [("Right", True, ""), ("Wrong", False, "")]
+    assert tight.stem == "A question whose options have no space after the letter"
+    assert options(tight) == [
+        ("Wrong, written tight", False, ""),
+        ("Right, written tight", True, ""),
+    ]
+
+
+def test_aiken_without_options_says_which_lines_were_read_as_the_question() -> None:
+    body = b"Which service stores data?\na) Amazon S3\nb) Amazon Polly\nANSWER: A\n"
+    result = parse_import("q.txt", body, "aiken", OBJECTIVES, None, "D2.1.2")
+    assert [(e.where, e.message) for e in result.errors] == [
+        (
+            "line 4",
+            "no options before 'ANSWER:' (lines 1-3 were all read as the question's text): "
+            "write each option on its own line as 'A. text' or 'A) text', with a capital "
+            "letter",
+        )
+    ]
+
+
+def test_aiken_a_first_line_like_an_option_without_a_space_is_the_question() -> None:
+    body = b"A.I. tools: which one transcribes speech?\nA. Polly\nB. Transcribe\nANSWER: B\n"
+    result = parse_import("q.txt", body, "aiken", OBJECTIVES, None, "D2.1.2")
+    assert result.errors == []
+    assert result.specs[0].stem == "A.I. tools: which one transcribes speech?"
+
+
 # --- Moodle XML -----------------------------------------------------------------------------
 
 
@@ -420,6 +461,21 @@ def test_moodle_xml_unsupported_types_are_skipped_with_their_element(
         ('question[14] (cloze "Cloze")', "skipped: cloze"),
         ('question[15] (description "Intro")', "skipped: description"),
     ]
+
+
+def test_moodle_xml_attachments_and_old_images_are_named_in_a_warning() -> None:
+    result = run("attachments.xml", default_objective="D2.1.2")
+    assert result.errors == [] and [q.id for q in result.specs] == ["loss-curves", "old-picture"]
+    found = messages(result.warnings)
+    assert (
+        'not imported: <file name="curves.png"> in <questiontext>, <file name="marked.png"> '
+        "in <feedback> (the bank keeps no attachments or pictures); if the question needs the "
+        "picture, describe it in the text"
+    ) in found['question[1] (multichoice "Loss curves")']
+    assert any(
+        m.startswith("not imported: <image>, <image_base64> (the bank keeps no attachments")
+        for m in found['question[2] (truefalse "Old picture")']
+    )
 
 
 XML_ERRORS = [
@@ -558,6 +614,22 @@ def test_html_to_text_leaves_no_markup() -> None:
     assert dropped == {"img"}
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("if a<b then", "if a"),  # a tag cut off by the end of the text is dropped
+        ("kept<!-- never closed <b>x</b>", "kept"),  # so is a comment
+        ("<a title='x>y'>link</a> text", "link text"),  # '>' inside quotes closes nothing
+        ("<script>if (a<b) {}</script>after", "after"),
+        ("a < b and <3 and <<b>c>", "a < b and <3 and <c>"),  # '<' opening nothing is text
+        ("<![CDATA[a>b]]>c", "b]]>c"),  # in HTML, CDATA is a comment up to the first '>'
+        ("<P>Upper</P>case<BR>again", "Upper\n\ncase\nagain"),
+    ],
+)
+def test_html_to_text_follows_the_browsers_rules(html: str, text: str) -> None:
+    assert html_to_text(html)[0] == text
+
+
 def test_category_paths_split_on_single_slashes_only() -> None:
     assert split_category("$course$/top/A//B/ C ") == ["$course$", "top", "A/B", "C"]
 
@@ -567,3 +639,8 @@ def test_issue_reads_as_file_place_question_message() -> None:
         str(Issue("quiz.gift", "line 12", "fix it", "q-id")) == "quiz.gift line 12 [q-id]: fix it"
     )
     assert str(Issue("quiz.gift", "line 12", "fix it")) == "quiz.gift line 12: fix it"
+
+
+def test_an_import_result_crosses_to_and_from_a_worker_process(gift: ParsedImport) -> None:
+    # parse_import runs in the app's worker processes: what it returns must pickle.
+    assert pickle.loads(pickle.dumps(gift)) == gift

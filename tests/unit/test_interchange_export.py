@@ -4,6 +4,7 @@ for what each format can carry; the QTI package is well-formed and complete."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -161,7 +162,7 @@ def test_gift_export_guards_text_that_looks_like_gift_syntax(small: Bank) -> Non
 def test_gift_export_groups_by_category_and_notes_what_it_leaves_out(bank: Bank) -> None:
     body, media_type, extension = export_bank("gift", bank.questions, bank.objectives)
     text = body.decode()
-    assert (media_type, extension) == ("text/plain; charset=utf-8", "gift")
+    assert (media_type, extension) == ("text/plain", "gift")  # HTTP adds the charset
     assert "$CATEGORY: $course$/top/MLA-C01/D2/D2.1/D2.1.1\n" in text
     ordering = [q.id for q in bank.questions if q.type == "ordering"]
     for qid in ordering:
@@ -190,9 +191,109 @@ def test_moodle_xml_export_puts_each_question_under_its_primary_objective(bank: 
     )
     assert multiple.findtext("single") == "false"
     keyed = [o["id"] in spec.content["key"] for o in spec.content["options"]]
+    assert keyed.count(False) == 3
     assert [a.get("fraction") for a in multiple.findall("answer")] == [
-        "50" if right else "0" for right in keyed
+        "50" if right else "-33.33333" for right in keyed
     ]
+
+
+# --- grades Moodle accepts for multiple questions -------------------------------------------
+
+# Moodle's grade list as question_bank::fraction_options_full holds it (fractions of 1),
+# and the tolerance within which its importers match a fraction to the list (else they
+# refuse the question). Negatives of each are valid too.
+MOODLE_FRACTIONS = (
+    1.0, 0.9, 0.8333333, 0.8, 0.75, 0.7, 0.6666667, 0.6, 0.5, 0.4, 0.3333333, 0.3, 0.25,
+    0.2, 0.1666667, 0.1428571, 0.125, 0.1111111, 0.1, 0.05, 0.0,
+)  # fmt: skip
+MOODLE_TOLERANCE = 0.00001
+
+
+def moodle_accepts(percent: float) -> bool:
+    return any(
+        abs(percent / 100 - sign * fraction) < MOODLE_TOLERANCE
+        for fraction in MOODLE_FRACTIONS
+        for sign in (1, -1)
+    )
+
+
+def grades_in(fmt: str, body: bytes) -> dict[str, list[float]]:
+    """Per question id, the grade in percent of each answer as the exported file gives it."""
+    found: dict[str, list[float]] = {}
+    if fmt == "moodle-xml":
+        for question in fromstring(body, forbid_dtd=True).findall("question"):
+            if question.get("type") == "multichoice":
+                answers = question.findall("answer")
+                found[question.findtext("name/text")] = [float(a.get("fraction")) for a in answers]
+        return found
+    for block in body.decode().split("\n\n"):
+        title = re.search(r"^::(.+?)::", block, re.M)
+        if title and "\n~%" in block:  # a multiple question: every answer weighted
+            found[title[1]] = [float(w) for w in re.findall(r"^~%(-?[0-9.]+)%", block, re.M)]
+    return found
+
+
+def assert_moodle_grades_them_right(grades: list[float], keyed: list[bool]) -> None:
+    assert all(moodle_accepts(g) for g in grades), grades
+    right = [g for g, k in zip(grades, keyed, strict=True) if k]
+    wrong = [g for g, k in zip(grades, keyed, strict=True) if not k]
+    assert all(g > 0 for g in right) and all(g < 0 for g in wrong), grades
+    assert abs(sum(right) - 100) < 0.001  # Moodle's form wants the right ones to make 100%
+    # Ticking every box scores 0: Moodle adds the grades of the ticked boxes, floor 0.
+    assert abs(sum(wrong) + 100) < 0.001 if len(wrong) <= 20 else sum(wrong) < -100
+
+
+@pytest.mark.parametrize("fmt", ["gift", "moodle-xml"])
+@pytest.mark.parametrize(("right", "wrong"), [(2, 1), (2, 3), (3, 4), (4, 7), (6, 9), (7, 11)])
+def test_multiple_exports_grade_wrong_answers_negative(
+    small: Bank, fmt: str, right: int, wrong: int
+) -> None:
+    texts = [f"Option {n}" for n in range(right + wrong)]
+    spec = make_question("Which ones?", texts, ["Why."] * len(texts), "Because.", right)
+    body, _, extension = export_bank(fmt, [spec], small.objectives)
+    assert_moodle_grades_them_right(
+        grades_in(fmt, body)["q1"], [n < right for n in range(len(texts))]
+    )
+    result = parse_import(f"q.{extension}", body, fmt, small.objectives)
+    assert result.errors == [] and [carried(q) for q in result.specs] == [carried(spec)]
+
+
+@pytest.mark.parametrize("fmt", ["gift", "moodle-xml"])
+def test_every_multiple_question_of_the_default_bank_is_graded_as_moodle_needs(
+    bank: Bank, fmt: str
+) -> None:
+    body, _, _ = export_bank(fmt, bank.questions, bank.objectives)
+    grades = grades_in(fmt, body)
+    multiple = [q for q in bank.questions if q.type == "multiple"]
+    assert multiple and {q.id for q in multiple} <= set(grades)
+    for q in multiple:
+        keyed = [o["id"] in q.content["key"] for o in q.content["options"]]
+        assert_moodle_grades_them_right(grades[q.id], keyed)
+
+
+def test_many_wrong_answers_take_the_smallest_grade_and_too_many_right_are_left_out(
+    small: Bank,
+) -> None:
+    texts = [f"Option {n}" for n in range(24)]
+    wide = make_question("Which two?", texts, ["Why."] * 24, "Because.", 2)
+    body, _, _ = export_bank("moodle-xml", [wide], small.objectives)
+    assert grades_in("moodle-xml", body)["q1"] == [50.0, 50.0] + [-5.0] * 22
+    crowded = make_question("Which 21?", texts, ["Why."] * 24, "Because.", 21)
+    for fmt in ("gift", "moodle-xml"):
+        text = export_bank(fmt, [crowded], small.objectives)[0].decode()
+        assert "q1: left out, Moodle's grades share 100% among 20 answers at most" in text
+        assert "Which 21?" not in text
+
+
+def test_negative_credit_is_a_wrong_answer_on_import(small: Bank) -> None:
+    body = (
+        "::Two::Which two? {~%50%A ~%50%B ~%-50%C ~%-50%D}\n\n"
+        "::One::Which one? {=A ~%-100%B ~%-33.33333%C}\n"
+    )
+    result = parse_import("q.gift", body.encode(), None, small.objectives, None, "D2.1.2")
+    two, one = result.specs
+    assert two.content["key"] == ["a", "b"] and two.content["choose"] == 2
+    assert one.type == "single" and one.content["key"] == ["a"]
 
 
 def test_moodle_xml_export_notes_what_it_leaves_out(small: Bank) -> None:

@@ -9,11 +9,13 @@ from xml.sax.saxutils import escape as xml_escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exam_service.bank.formats.common import Issue, html_to_text
+from exam_service.bank.formats.common import Issue
+from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.interchange import ParsedImport, export_bank, parse_import
 from exam_service.bank.loader import QuestionSpec, load_bank
 from tests.conftest import FIXTURE_BANK
 from tests.unit.test_interchange_export import carried, make_question
+from tests.unit.test_interchange_hostile import SEEDS, grow
 
 OBJECTIVES = load_bank(FIXTURE_BANK).objectives
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -38,6 +40,8 @@ GIFT_PIECES = st.sampled_from([
     "\n", "\n\n", "// [tag:D2.1.1]\n", "$CATEGORY: a/D2.1.2\n", "[html]", "[markdown]", "T",
     "FALSE", "<b>", "&amp;", "<img>", " ", "a", "Q?", "ANSWER: A\n", "A. x\n", "B) y\n",
     "questions:\n", "  - id: x\n", "cases: 1\n", "- [", "2001-13-45",
+    # hostile: tags cut off, comments and quotes never closed, tag comments never closed
+    "<a<a<a", "<!--<!--", "<a b='", "// [tag:[tag:", "A)tight\n", "ANSWER: A   B!\n",
 ])
 # fmt: on
 SHORT = st.text(max_size=8)
@@ -85,6 +89,23 @@ def test_arbitrary_text_is_imported_or_reported(
 @given(data=st.binary(), fmt=FORMATS)
 def test_arbitrary_bytes_are_imported_or_reported(data: bytes, fmt: str | None) -> None:
     assert_reported(parse_import("upload", data, fmt, OBJECTIVES, None, "D2.1.1"))
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(sorted(SEEDS)),
+    size=st.integers(0, 30_000),
+    cut=st.integers(0, 200),
+    fmt=FORMATS,
+)
+def test_hostile_files_grown_and_cut_short_are_imported_or_reported(
+    name: str, size: int, cut: int, fmt: str | None
+) -> None:
+    # The seeds of tests/fixtures/interchange/hostile/, grown, then cut anywhere near the
+    # end (in a tag, an entity, a UTF-8 sequence...) and read as any format.
+    data = grow(name, size)
+    data = data[: max(0, len(data) - cut)]
+    assert_reported(parse_import(name, data, fmt, OBJECTIVES, None, "D2.1.1"))
 
 
 # fmt: off
@@ -201,6 +222,7 @@ def test_html_to_text_leaves_no_tag(parts: list[tuple[str, str]]) -> None:
 MARKUP_PIECES = st.lists(
     st.sampled_from(["<", ">", "!", "/", "?", "-", "[", "]", "a", "b", " ", "=", "'", '"', "x"])
     | st.sampled_from(["<![", "<!--", "-->", "<![CDATA[", "]]>", "<script>", "</script>", "<br"])
+    | st.sampled_from(["<!-->", "<a b='", '<a b="x>y">', "</b", "<style>", "&lt;", "&#x3c;"])
 ).map("".join)
 
 

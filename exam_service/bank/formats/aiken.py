@@ -1,7 +1,9 @@
 """Aiken, the simplest quiz text format: read only.
 
 A question is its text (one or more lines), then its options, one per line as `A. text`
-or `A) text`, then `ANSWER: A`. Blank lines between questions are optional.
+or `A) text`, then `ANSWER: A`. Blank lines between questions are optional. As in Moodle,
+the space after the letter may be left out (`A)text`); such a line is an option when it
+follows another option or, lettered A, the question's text.
 
 Aiken carries: the stem, the options in order, and the one right answer (a `single`
 question). It cannot carry: a name (ids are `imported-` + a hash of the stem), feedback
@@ -15,10 +17,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from exam_service.bank.formats.common import Answer, Draft, Issue, Reading
+from exam_service.bank.formats.common import (
+    MAX_QUESTIONS,
+    Answer,
+    Draft,
+    Issue,
+    Reading,
+    shorten,
+    too_many_questions,
+)
 
 _OPTION = re.compile(r"([A-Z])[.)](?:[ \t]+(.*))?$")
+_TIGHT_OPTION = re.compile(r"([A-Z])[.)](\S.*)$")  # "A)text", as Moodle also reads it
 _ANSWER = re.compile(r"ANSWER[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
+_LETTERS = re.compile(r"[A-Z ,;\t]+")
 
 
 @dataclass
@@ -26,6 +38,7 @@ class _Pending:
     """The question being read: its stem lines and its options with their lines."""
 
     line: int = 0
+    last: int = 0  # the line of the stem's last line
     stem: list[str] = field(default_factory=list)
     options: list[tuple[str, str, int]] = field(default_factory=list)
     orphan: bool = False  # options with no question before them: already reported
@@ -41,7 +54,14 @@ def _finish(name: str, q: _Pending, value: str, line: int, reading: Reading) -> 
         error(line, "'ANSWER:' with no question before it: write the question and its options")
         return
     if not q.options:
-        error(line, "no options before 'ANSWER:': list them one per line as 'A. text'")
+        read_as = ""
+        if len(q.stem) > 1:
+            read_as = f" (lines {q.line}-{q.last} were all read as the question's text)"
+        error(
+            line,
+            f"no options before 'ANSWER:'{read_as}: write each option on its own line as "
+            "'A. text' or 'A) text', with a capital letter",
+        )
         return
     letters = [letter for letter, _, _ in q.options]
     failed = False
@@ -55,7 +75,7 @@ def _finish(name: str, q: _Pending, value: str, line: int, reading: Reading) -> 
             error(at, f"option {letter} is empty: write its text after '{letter}.'")
             failed = True
     answer = value.strip().upper()
-    if re.fullmatch(r"[A-Z]([ \t]*[,;]?[ \t]*[A-Z])+", answer):
+    if _LETTERS.fullmatch(answer) and len(re.sub(r"[ ,;\t]", "", answer)) > 1:
         error(
             line,
             "Aiken has one right answer per question: keep one letter, or use GIFT or "
@@ -64,7 +84,9 @@ def _finish(name: str, q: _Pending, value: str, line: int, reading: Reading) -> 
         failed = True
     elif not re.fullmatch(r"[A-Z]", answer):
         error(
-            line, f"'ANSWER: {value}' does not name an option: write one letter, e.g. 'ANSWER: B'"
+            line,
+            f"'ANSWER: {shorten(value)}' does not name an option: write one letter, "
+            "e.g. 'ANSWER: B'",
         )
         failed = True
     elif answer not in letters:
@@ -91,6 +113,7 @@ def read(name: str, text: str) -> Reading:
     """Read an Aiken file; every problem is an Issue with its line."""
     reading = Reading()
     q = _Pending()
+    count = 0
 
     def unanswered() -> None:
         if not q.orphan:
@@ -108,6 +131,9 @@ def read(name: str, text: str) -> Reading:
             continue
         answer = _ANSWER.match(line)
         option = _OPTION.match(line)
+        if not option and (q.options or q.stem):
+            tight = _TIGHT_OPTION.match(line)
+            option = tight if tight and (q.options or tight.group(1) == "A") else None
         if answer:
             _finish(name, q, answer.group(1), number, reading)
             q = _Pending()
@@ -129,7 +155,11 @@ def read(name: str, text: str) -> Reading:
                 q = _Pending()
             if not q.stem:
                 q.line = number
+                count += 1
+                if count > MAX_QUESTIONS:
+                    return Reading(errors=[too_many_questions(name, f"line {number}")])
             q.stem.append(line)
+            q.last = number
     if q.options:
         unanswered()
     elif q.stem:

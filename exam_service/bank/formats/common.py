@@ -1,5 +1,6 @@
 """What every quiz format module shares: the draft a file is read into, located issues,
-and the text helpers (HTML to plain text, categories, slugs, credits, XML-safe text).
+the limits of one import, and the text helpers (categories, slugs, ids, credits, XML-safe
+text). HTML becomes plain text in `html_text.py`.
 
 Pure: no database, no web framework; the format modules (`gift`, `aiken`, `moodle_xml`,
 `qti`, `yaml_export`) import this module and nothing of each other, and
@@ -12,11 +13,27 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from fractions import Fraction
+from functools import cache
 
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 
 FULL_CREDIT = 99.99  # Moodle writes one third as 33.33333; full credit is 100 give or take
+
+# The limits of one import. An upload is at most 2 MiB (Settings.max_body_bytes): questions
+# like the default bank's take about 1,200 bytes each in GIFT and 2,500 in Moodle XML, so a
+# real 2 MiB file holds 800-1,800 of them, and 5,000 leaves room for terse ones (400 bytes).
+# A file of 350,000 six-byte questions ("a{T}" and a blank line) is refused as it is read.
+MAX_QUESTIONS = 5_000
+MAX_ANSWERS = 26  # answers or pairs per question: option ids and paper letters run a to z
+MAX_TAGS = 50  # tags per question
+MAX_CATEGORY = 1_000  # characters in a category path; Moodle's names take 255 each
+# Characters of text in the settled questions of one file, after a YAML case or anchor or a
+# GIFT or Moodle category has been written into every question that uses it: four times
+# what a full upload holds, so that a 1 MiB scenario shared by 5,000 questions is refused
+# rather than stored 5,000 times.
+MAX_TEXT = 8_000_000
+MAX_LISTED = 1_000  # errors, skipped questions and warnings listed in one report, each
 
 
 @dataclass(frozen=True)
@@ -74,86 +91,6 @@ class Reading:
     errors: list[Issue] = field(default_factory=list)
     skipped: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
-
-
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "blockquote", "pre", "hr", "address", "section", "article", "header", "footer"}
-    | {"ul", "ol", "dl", "dt", "dd", "table", "tr", "figure", "figcaption"}
-    | {f"h{level}" for level in range(1, 7)}
-)
-
-
-_HIDDEN_TAGS = frozenset({"script", "style", "template", "head", "title"})
-
-
-_MEDIA_TAGS = frozenset({"img", "video", "audio", "iframe", "object", "embed", "svg", "math"})
-
-
-_CUT_OFF_TAG = re.compile(r"<[A-Za-z!/?][^>]*\Z")
-
-
-_SPACES = re.compile(r"[ \t\n\r\f]+")  # HTML's whitespace: ASCII only, so &nbsp; survives
-
-
-class _PlainText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0
-        self.dropped: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-        elif tag in _MEDIA_TAGS:
-            self.dropped.add(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _HIDDEN_TAGS:  # <script/> opens nothing
-            self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(_SPACES.sub(" ", data))
-
-    def parse_marked_section(self, i: int, report: int = 1) -> int:
-        # The standard library raises AssertionError on a marked section it does not know
-        # ("<![foo ...]>"); browsers ignore those, and so do we, up to "]>" or else ">".
-        end = self.rawdata.find("]>", i + 3)
-        if end >= 0:
-            return end + 2
-        end = self.rawdata.find(">", i + 3)
-        return -1 if end < 0 else end + 1
-
-
-def html_to_text(html: str) -> tuple[str, set[str]]:
-    """Plain text of an HTML fragment, and the media tags (img, video...) it dropped.
-
-    Tags are stripped, <br> becomes a line break, block elements (<p>, <div>, lists...)
-    paragraph breaks, entities are decoded, script and style content is dropped, and runs
-    of spaces collapse as a browser would show them. The result holds no markup.
-    """
-    parser = _PlainText()
-    # A tag or comment cut off by the end of the text is dropped, as a browser drops it.
-    parser.feed(_CUT_OFF_TAG.sub("", html))
-    parser.close()
-    lines = [line.strip(" ").replace("\xa0", " ") for line in "".join(parser.parts).split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return text.strip(), parser.dropped
 
 
 def dropped_note(dropped: set[str], what: str) -> list[str]:
@@ -223,11 +160,110 @@ def slug(text: str, limit: int = 100) -> str:
     return value[:limit].rstrip("-")
 
 
-def unique(base: str, used: set[str], limit: int = 100) -> str:
-    candidate, number = base, 1
-    while candidate in used:
-        number += 1
-        suffix = f"-{number}"
-        candidate = base[: limit - len(suffix)].rstrip("-") + suffix
-    used.add(candidate)
-    return candidate
+def shorten(text: str, limit: int = 60) -> str:
+    """Text from a file short enough to quote in a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def too_many_answers(count: int, what: str = "answers") -> str:
+    if what == "pairs":
+        return (
+            f"the question has {count:,} pairs: at most {MAX_ANSWERS}; split it into several "
+            "matching questions"
+        )
+    return (
+        f"the question has {count:,} answers: at most {MAX_ANSWERS} (a to z); drop some or "
+        "split it into several questions"
+    )
+
+
+def too_many_questions(file: str, where: str) -> Issue:
+    return Issue(
+        file,
+        where,
+        f"more than {MAX_QUESTIONS:,} questions in one file (the one here is number "
+        f"{MAX_QUESTIONS + 1:,}): split the file into parts of at most {MAX_QUESTIONS:,} "
+        "questions and import each part",
+    )
+
+
+class Ids:
+    """The ids taken so far in one file; `take` gives a repeated name the next free number.
+
+    The next number to try is kept per stem (the base cut to fit its suffix) and suffix
+    width, so a name repeated n times costs O(n) in all, not O(n^2) as counting up from 2
+    for each repeat would. The id is still the first free one of base, base-2, base-3...
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self.taken: set[str] = set()
+        self._next: dict[tuple[str, int], int] = {}
+
+    def take(self, base: str) -> str:
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        width = 1
+        while True:
+            stem = base[: self.limit - 1 - width].rstrip("-")
+            low, high = max(2, 10 ** (width - 1)), 10**width
+            number = self._next.get((stem, width), low)
+            while number < high and f"{stem}-{number}" in self.taken:
+                number += 1
+            if number < high:
+                self._next[(stem, width)] = number + 1
+                self.taken.add(f"{stem}-{number}")
+                return f"{stem}-{number}"
+            self._next[(stem, width)] = high
+            width += 1
+
+
+# The grades Moodle accepts for an answer, in percent: question_bank::fraction_options_full
+# (lib/questionlib.php) lists 1/q for q <= 10, p/q for q <= 6, p/10 and 1/20, and their
+# negatives; its importers match a fraction to that list within 0.00001 (0.001 percent)
+# and refuse the question otherwise.
+MOODLE_GRADES = tuple(
+    Fraction(value)
+    for value in (
+        100, 90, Fraction(250, 3), 80, 75, 70, Fraction(200, 3), 60, 50, 40, Fraction(100, 3),
+        30, 25, 20, Fraction(50, 3), Fraction(100, 7), Fraction(25, 2), Fraction(100, 9), 10, 5,
+    )
+)  # fmt: skip
+
+
+def multiple_grades(question: QuestionSpec) -> list[Fraction] | None:
+    """The Moodle grade of each option of a `multiple` question, as Moodle wants them set:
+    the right options share 100 and the wrong ones -100, each a grade from Moodle's list,
+    so that ticking every box scores 0 (Moodle adds the grades of the ticked boxes and
+    keeps the sum between 0 and 100). Over 20 wrong options get -5 each, below -100 in
+    all. None when Moodle's list cannot share 100 among the right ones (over 20 of them).
+    """
+    key = set(question.content["key"])
+    options = question.content["options"]
+    right = moodle_shares(len(key))
+    if right is None:
+        return None
+    wrong_count = len(options) - len(key)
+    wrong = moodle_shares(wrong_count) if wrong_count else ()
+    rights, wrongs = iter(right), iter(wrong or (Fraction(5),) * wrong_count)
+    return [next(rights) if o["id"] in key else -next(wrongs) for o in options]
+
+
+@cache
+def moodle_shares(count: int) -> tuple[Fraction, ...] | None:
+    """`count` grades from Moodle's list that add up to exactly 100, as equal as the list
+    allows: 100/count when Moodle has it (count 1-10 and 20), else the closest two grades
+    that do (11: nine of 10 and two of 5). None for more than 20, as 5 is the smallest."""
+    if Fraction(100, count) in MOODLE_GRADES:
+        return (Fraction(100, count),) * count
+    best: tuple[Fraction, ...] | None = None
+    for high in MOODLE_GRADES:
+        for low in MOODLE_GRADES:
+            if low >= high or (best is not None and high - low >= best[0] - best[-1]):
+                continue
+            # k highs and (count - k) lows make 100 when k = (100 - count*low) / (high - low)
+            highs = (100 - count * low) / (high - low)
+            if highs.denominator == 1 and 0 < highs < count:
+                best = (high,) * int(highs) + (low,) * (count - int(highs))
+    return best

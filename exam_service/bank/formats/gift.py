@@ -9,7 +9,13 @@ Moodle's tag comments (`// [tag:x]`, exported for secondary objectives and tags)
 `\\~ \\= \\# \\{ \\} \\: \\\\` and `\\n` for a line break; a blank line ends a question;
 lines starting with `//` are comments; `[html]` text is read as HTML and made plain,
 `[plain]`, `[markdown]` and `[moodle]` text is kept as written. A missing-word question
-(text after the answer block) gets "_____" where its blank was.
+(text after the answer block) gets "_____" where its blank was. Reading scans with
+`str.find` and regular expressions that cannot backtrack, so it takes time linear in the
+file, however its braces, escapes and comments are arranged.
+
+A `multiple` question is exported with every answer weighted: `~%50%right` and
+`~%-33.33333%wrong`, the right answers sharing 100% and the wrong ones -100% in grades
+Moodle accepts (`common.multiple_grades`), so that ticking every box scores 0 in Moodle.
 
 GIFT cannot carry: difficulty (imports are "medium"), source, cases (exports print the
 case's title and scenario before the stem), option and choice ids, feedback on matching
@@ -25,6 +31,8 @@ import re
 from collections.abc import Sequence
 
 from exam_service.bank.formats.common import (
+    MAX_ANSWERS,
+    MAX_QUESTIONS,
     Answer,
     Draft,
     Issue,
@@ -35,64 +43,67 @@ from exam_service.bank.formats.common import (
     category_path,
     credit_text,
     dropped_note,
-    html_to_text,
+    multiple_grades,
     slug,
+    too_many_answers,
+    too_many_questions,
 )
+from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 
 _SPECIAL = "~=#{}:"
 _FORMAT = re.compile(r"\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*%(-?\d+(?:\.\d*)?)%")
-_TAG = re.compile(r"\[tag:([^\]]+)\]")
+_TAG = re.compile(r"\[tag:([^\[\]]+)\]")  # "[" stops a try: one pass over "[tag:[tag:..."
 _TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
+def _escaped(text: str, at: int, start: int) -> bool:
+    """Whether a backslash escapes `text[at]`: an odd run of backslashes (after `start`,
+    where reading began) stands right before it."""
+    run = at
+    while run > start and text[run - 1] == "\\":
+        run -= 1
+    return (at - run) % 2 == 1
+
+
 def _find(text: str, target: str, start: int = 0) -> int:
-    """The index of the first `target` at or after `start` that no backslash escapes."""
-    i = start
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text.startswith(target, i):
-            return i
-        else:
-            i += 1
-    return -1
+    """The index of the first `target` at or after `start` that no backslash escapes.
+
+    `str.find` does the scanning; each candidate looks back only over the backslashes
+    right before it, so a search costs time linear in what it passes over."""
+    at = text.find(target, start)
+    while at >= 0 and _escaped(text, at, start):
+        at = text.find(target, at + 1)
+    return at
+
+
+_MARKERS = {markers: re.compile(f"[{markers}]") for markers in ("=~", "=", "~")}
 
 
 def _cuts(text: str, markers: str) -> list[int]:
-    """The indexes of the unescaped marker characters in `text`."""
-    found: list[int] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] in markers:
-            found.append(i)
-        i += 1
-    return found
+    """The indexes of the unescaped marker characters ("=~", "=" or "~") in `text`."""
+    found = _MARKERS[markers].finditer(text)
+    return [m.start() for m in found if not _escaped(text, m.start(), 0)]
+
+
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    char = match[1]
+    if char == "n":
+        return "\n"
+    return char if char in _SPECIAL or char == "\\" else match[0]
 
 
 def unescape(raw: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        char = raw[i]
-        following = raw[i + 1] if i + 1 < len(raw) else ""
-        if char == "\\" and following == "n":
-            out.append("\n")
-            i += 2
-        elif char == "\\" and following and following in _SPECIAL + "\\":
-            out.append(following)
-            i += 2
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+    """GIFT text with its escapes undone: \\n is a line break, \\~ \\= \\# \\{ \\} \\:
+    and \\\\ the character itself; any other backslash stays."""
+    return _ESCAPE.sub(_unescaped, raw)
 
 
 class _Question:
@@ -156,6 +167,9 @@ def _blocks(text: str) -> list[tuple[list[tuple[int, str]], list[str]]]:
 
 def _choice_answers(q: _Question, body: str, at: int) -> tuple[list[Answer], bool]:
     cuts = _cuts(body, "=~")
+    if len(cuts) > MAX_ANSWERS:  # refused before any work on each of them
+        q.fail(at, too_many_answers(len(cuts)))
+        return [], True
     if body[: cuts[0]].strip():
         q.fail(at, "text before the first answer: start every answer with = (right) or ~ (wrong)")
     answers: list[Answer] = []
@@ -180,6 +194,9 @@ def _choice_answers(q: _Question, body: str, at: int) -> tuple[list[Answer], boo
 
 def _pairs(q: _Question, body: str, at: int) -> list[Pair]:
     cuts = _cuts(body, "=")
+    if len(cuts) > MAX_ANSWERS:
+        q.fail(at, too_many_answers(len(cuts), "pairs"))
+        return []
     if body[: cuts[0]].strip():
         q.fail(at, "text before the first pair: start every pair with =")
     pairs: list[Pair] = []
@@ -289,12 +306,16 @@ def read(name: str, text: str) -> Reading:
     """Read a GIFT file; every problem is an Issue with its line."""
     reading = Reading()
     category: str | None = None
+    count = 0
     for lines, tags in _blocks(text):
         if lines and lines[0][1].strip().startswith("$CATEGORY:"):
             category = lines[0][1].strip().removeprefix("$CATEGORY:").strip() or None
             lines = lines[1:]
         if not lines:
             continue
+        count += 1
+        if count > MAX_QUESTIONS:
+            return Reading(errors=[too_many_questions(name, f"line {lines[0][0]}")])
         q = _Question(lines)
         try:
             draft = _question(q, category, tags)
@@ -346,14 +367,16 @@ def _question_text(q: QuestionSpec) -> list[str]:
             for p in content["prompts"]
         ]
         lines += [f"= -> {escape(text)}" for cid, text in choices.items() if cid not in matched]
+    elif q.type == "multiple":  # every answer weighted: the right share 100, the wrong -100
+        grades = multiple_grades(q) or []
+        for option, grade in zip(content["options"], grades, strict=True):
+            credit = credit_text(float(grade))
+            lines.append(_answer("~", credit, option["text"], option["rationale"]))
     else:
         key = set(content["key"])
-        share = credit_text(100 / len(key)) if q.type == "multiple" else None
         for option in content["options"]:
-            right = option["id"] in key
-            marker = "~" if share is not None or not right else "="
-            credit = share if right else None
-            lines.append(_answer(marker, credit, option["text"], option["rationale"]))
+            marker = "=" if option["id"] in key else "~"
+            lines.append(_answer(marker, None, option["text"], option["rationale"]))
     if content["explanation"]:
         lines.append(f"####{_text(content['explanation'])}")
     return [*lines, "}"]
@@ -370,6 +393,9 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
     for q in questions:
         if q.type == "ordering":
             out += [f"// {q.id}: left out, GIFT has no ordering questions", ""]
+            continue
+        if q.type == "multiple" and multiple_grades(q) is None:
+            out += [f"// {q.id}: left out, Moodle's grades share 100% among 20 answers at most", ""]
             continue
         path = category_path(q.objectives[0], objectives)
         if path != category:

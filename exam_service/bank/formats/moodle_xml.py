@@ -11,13 +11,20 @@ positive fraction is right) and per-answer feedback (the rationale), truefalse, 
 explanation), categories (`<question type="category">`, exported as the primary
 objective's path `$course$/top/<exam>/.../<code>`) and `<tags>` (exported for secondary
 objectives and the question's tags). HTML text (formats html and moodle_auto_format) is
-made plain: tags stripped, <br> and <p> become line breaks, entities decoded; runs of
-spaces collapse as in a browser. plain_text and markdown text, and the answers of
-matching pairs, are kept as written.
+made plain (`html_text.py`): tags stripped, <br> and <p> become line breaks, entities
+decoded; runs of spaces collapse as in a browser. plain_text and markdown text, and the
+answers of matching pairs, are kept as written.
+
+Exports of `multiple` questions grade every answer as Moodle needs it: the right answers
+share 100% and the wrong ones -100%, each a grade from Moodle's fixed list
+(`common.multiple_grades`), so that ticking every box scores 0. A fraction that is not on
+the list makes Moodle refuse the question on import; one of 0 for a wrong answer would
+give full marks for ticking them all.
 
 Moodle XML cannot carry: difficulty (imports are "medium"), source, cases (exports print
 the case's title and scenario before the stem), option and choice ids, feedback on
-matching pairs (matching rationales are lost), images and other media (dropped with a
+matching pairs (matching rationales are lost), pictures and other media (<img> and the
+like in HTML, `<file>` attachments and the old `<image>`: dropped, each named in a
 warning) and ordering questions (left out of exports, with a comment). Every other
 question type (essay, shortanswer, numerical, cloze/multianswer, description, calculated,
 drag and drop, random...) is reported as skipped.
@@ -28,13 +35,16 @@ from __future__ import annotations
 import html
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
 
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from exam_service.bank.formats.common import (
     FULL_CREDIT,
+    MAX_ANSWERS,
+    MAX_QUESTIONS,
     Answer,
     Draft,
     Issue,
@@ -45,11 +55,15 @@ from exam_service.bank.formats.common import (
     category_path,
     credit_text,
     dropped_note,
-    html_to_text,
+    multiple_grades,
+    shorten,
     slug,
     text_paragraphs,
+    too_many_answers,
+    too_many_questions,
     xml_safe,
 )
+from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 
 SUPPORTED = ("multichoice", "truefalse", "matching")
@@ -59,6 +73,26 @@ _PLAIN_FORMATS = ("plain_text", "markdown")
 # --- reading ------------------------------------------------------------------------------
 
 
+def _inner_html(node: ET.Element) -> str:
+    """The HTML in a <text>: its own text is HTML source (escaped or CDATA in the file), and
+    HTML written as XML elements is written back as tags (without attributes, which plain
+    text does not need) around their escaped text. Built with a stack, not recursion: the
+    elements may nest as deep as the file is long."""
+    parts = [node.text or ""]
+    stack: list[tuple[ET.Element, Iterator[ET.Element]]] = [(node, iter(node))]
+    while stack:
+        parent, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:
+                parts.append(f"</{parent.tag}>{html.escape(parent.tail or '', quote=False)}")
+            continue
+        parts.append(f"<{child.tag}>{html.escape(child.text or '', quote=False)}")
+        stack.append((child, iter(child)))
+    return "".join(parts)
+
+
 class _Question:
     """One <question> being read: its path for messages and the problems found."""
 
@@ -66,6 +100,7 @@ class _Question:
         self.label = label
         self.problems: list[tuple[str, str]] = []
         self.dropped: set[str] = set()
+        self.attachments: list[str] = []  # <file> and <image> elements: not imported
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append((f"{self.label}/{path}" if path else self.label, message))
@@ -74,16 +109,15 @@ class _Question:
         """The text of a Moodle text field (<questiontext>, <answer>...) as plain text."""
         if element is None:
             return ""
+        for attached in element.findall("file"):
+            named = shorten(attached.get("name") or "", 60)
+            self.attachments.append(f'<file name="{named}"> in <{element.tag}>')
         node = element.find("text")
         if node is None:
             return ""
         if plain or element.get("format", "html") in _PLAIN_FORMATS:
             return "".join(node.itertext()).strip()
-        # HTML written as XML elements rather than escaped or in CDATA is HTML all the same.
-        markup = (node.text or "") + "".join(
-            ET.tostring(child, encoding="unicode") for child in node
-        )
-        text, dropped = html_to_text(markup)
+        text, dropped = html_to_text(_inner_html(node))
         self.dropped |= dropped
         return text
 
@@ -100,7 +134,11 @@ def _field(element: ET.Element, tag: str) -> str:
 def _answers(q: _Question, element: ET.Element) -> list[tuple[str, float, str]]:
     """(text, fraction, feedback) of each <answer>."""
     found: list[tuple[str, float, str]] = []
-    for n, answer in enumerate(element.findall("answer"), 1):
+    answers = element.findall("answer")
+    if len(answers) > MAX_ANSWERS:  # refused before any work on each of them
+        q.fail("", too_many_answers(len(answers)))
+        return found
+    for n, answer in enumerate(answers, 1):
         raw = answer.get("fraction", "0")
         try:
             fraction = float(raw)
@@ -149,6 +187,9 @@ def _matching(q: _Question, element: ET.Element, draft: Draft) -> None:
     subquestions = element.findall("subquestion")
     if not subquestions:
         q.fail("", "no <subquestion> elements: add the pairs to match")
+    if len(subquestions) > MAX_ANSWERS:
+        q.fail("", too_many_answers(len(subquestions), "pairs"))
+        return
     for n, sub in enumerate(subquestions, 1):
         choice = q.text(sub.find("answer"), plain=True)
         if not choice:
@@ -175,6 +216,15 @@ def _question(
     else:
         _matching(q, element, draft)
     draft.notes += dropped_note(q.dropped, "the HTML")
+    for old_style in ("image", "image_base64"):  # Moodle 1.x kept a question's picture here
+        if _field(element, old_style):
+            q.attachments.append(f"<{old_style}>")
+    if q.attachments:
+        draft.notes.append(
+            f"not imported: {', '.join(dict.fromkeys(q.attachments))} (the bank keeps no "
+            "attachments or pictures); if the question needs the picture, describe it in "
+            "the text"
+        )
     return draft
 
 
@@ -211,7 +261,7 @@ def read(name: str, text: str) -> Reading:
         )
         return reading
     category: str | None = None
-    number = 0
+    number = questions = 0
     for element in root:
         if element.tag != "question":
             reading.warnings.append(
@@ -221,12 +271,17 @@ def read(name: str, text: str) -> Reading:
         number += 1
         kind = element.get("type", "")
         title = _field(element, "name")
-        described = " ".join(part for part in (kind, f'"{title}"' if title else "") if part)
+        shown = f'"{shorten(title)}"' if title else ""  # the label is in each of its issues
+        described = " ".join(part for part in (kind, shown) if part)
         label = f"question[{number}] ({described})" if described else f"question[{number}]"
         who = slug(title) or None
         if kind == "category":
             category = _field(element, "category") or None
-        elif kind in SUPPORTED:
+            continue
+        questions += 1
+        if questions > MAX_QUESTIONS:
+            return Reading(errors=[too_many_questions(name, label)])
+        if kind in SUPPORTED:
             q = _Question(label)
             draft = _question(q, element, kind, title, category)
             if q.problems:
@@ -301,13 +356,15 @@ def _question_element(q: QuestionSpec) -> ET.Element:
                 _text_field(sub, "answer", text, rich=False)
     else:
         key = set(content["key"])
-        share = credit_text(100 / len(key))
+        grades = multiple_grades(q) if q.type == "multiple" else None
+        if grades is None:  # single: the key 100, the others 0
+            grades = [Fraction(100 if o["id"] in key else 0) for o in content["options"]]
         _simple(element, "single", "true" if q.type == "single" else "false")
         _simple(element, "shuffleanswers", "true")
         _simple(element, "answernumbering", "abc")
-        for option in content["options"]:
+        for option, grade in zip(content["options"], grades, strict=True):
             answer = _text_field(element, "answer", option["text"])
-            answer.set("fraction", share if option["id"] in key else "0")
+            answer.set("fraction", credit_text(float(grade)))
             _text_field(answer, "feedback", option["rationale"])
     tags = carried_tags(q)
     if tags:
@@ -329,6 +386,9 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
     for q in questions:
         if q.type == "ordering":
             _comment(quiz, f"{q.id}: left out, Moodle XML has no ordering questions")
+            continue
+        if q.type == "multiple" and multiple_grades(q) is None:
+            _comment(quiz, f"{q.id}: left out, Moodle's grades share 100% among 20 answers at most")
             continue
         path = category_path(q.objectives[0], objectives)
         if path != category:
