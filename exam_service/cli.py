@@ -81,6 +81,7 @@ async def _import_file(settings: Settings, args: argparse.Namespace, path: Path)
     from exam_service.bank import interchange
     from exam_service.bank.service import import_questions, objective_specs
     from exam_service.db import one_session
+    from exam_service.errors import ExamServiceError
 
     mapping = dict(rule.split("=", 1) for rule in args.map or [])
     async with one_session(settings.database_url) as session:
@@ -108,7 +109,21 @@ async def _import_file(settings: Settings, args: argparse.Namespace, path: Path)
                 file=sys.stderr,
             )
             return 1
-        counts = await import_questions(session, parsed.specs, dry_run=args.dry_run)
+        try:
+            counts = await import_questions(
+                session,
+                parsed.specs,
+                dry_run=args.dry_run,
+                overwrite=args.overwrite,
+                file=path.name,
+            )
+        except ExamServiceError as exc:
+            print(f"exam-service: {exc.detail}", file=sys.stderr)
+            return 1
+    for qid in counts.replaced:
+        print(
+            f"warning: {path.name} [{qid}]: replaces the bank's question {qid!r}", file=sys.stderr
+        )
     verb = "would create" if args.dry_run else "created"
     print(
         f"{path.name} ({parsed.format}): {verb} {counts.created}, updated {counts.updated}, "
@@ -392,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--dry-run", action="store_true", help="report, store nothing")
     imp.add_argument("--partial", action="store_true", help="import the good questions")
+    imp.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace bank questions whose id the file reuses with other content",
+    )
     imp.set_defaults(handler=cmd_bank_import)
     export = bank.add_parser("export", help="write the active bank in a standard format")
     export.add_argument("--format", choices=["yaml", "gift", "moodle-xml", "qti"], default="yaml")

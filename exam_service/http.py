@@ -34,7 +34,7 @@ RowId = Annotated[int, Meta(ge=1, le=MAX_ID)]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_ID)]
 
 PDF = "application/pdf"
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Litestar adds "; charset=utf-8" to every text/ type
 
 T = TypeVar("T")
 

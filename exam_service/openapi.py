@@ -72,6 +72,7 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/auth/token"): frozenset({401, 429}),
     ("POST", "/api/v1/users"): frozenset({409}),
     ("GET", "/api/v1/questions"): frozenset({404}),
+    ("POST", "/api/v1/bank/imports"): frozenset({409}),  # would replace questions, no overwrite
     ("POST", "/api/v1/blueprints"): frozenset({409}),
     ("POST", "/api/v1/attempts"): frozenset({404, 409}),
     ("PUT", "/api/v1/attempts/{attempt_id}/responses/{position}"): frozenset({409}),

@@ -106,10 +106,18 @@ class BankFileController(Controller):
         ] = None,
         dry_run: FromQuery[bool] = False,
         partial: FromQuery[bool] = False,
+        overwrite: Annotated[
+            bool,
+            QueryParameter(
+                description="Replace bank questions whose id the file reuses with other "
+                "content (or that are retired); without it such a file is refused (409)"
+            ),
+        ] = False,
     ) -> ImportReport:
         """The file is the multipart field `file`, or the raw body (then `name` names it
         in messages). A file with errors imports nothing unless `partial=true`; with
-        `dry_run=true` nothing is stored and the counts say what would change."""
+        `dry_run=true` nothing is stored and the counts say what would change. A file that
+        would change a question already in the bank is refused unless `overwrite=true`."""
         data, filename = await uploaded(request, name)
         fields = dict((await request.form()).items()) if is_multipart(request) else {}
         rules = _mapping(str(fields.get("mapping") or mapping or "") or None)
@@ -140,12 +148,19 @@ class BankFileController(Controller):
                 "was imported. Fix them, or send again with partial=true to import the rest",
                 extra={"errors": report.errors, "skipped": report.skipped},
             )
-        counts = await service.import_questions(db, parsed.specs, dry_run=dry_run)
+        counts = await service.import_questions(
+            db, parsed.specs, dry_run=dry_run, overwrite=overwrite, file=filename
+        )
         report.created, report.updated, report.unchanged = (
             counts.created,
             counts.updated,
             counts.unchanged,
         )
+        report.warnings += [
+            f"{filename} [{qid}]: replaces the bank's question {qid!r} (overwrite=true); "
+            "its earlier revisions are kept"
+            for qid in counts.replaced
+        ]
         return report
 
     @get("/export", summary="The active bank as YAML, GIFT, Moodle XML or a QTI 3 package")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from exam_service.bank.loader import Bank, ObjectiveSpec, QuestionSpec
 from exam_service.db import utcnow
-from exam_service.errors import NotFound
+from exam_service.errors import Conflict, NotFound
 from exam_service.models import (
     CURRENT_REVISION,
     Objective,
@@ -30,6 +30,8 @@ class ImportCounts:
     retired: int = 0
     blueprints: int = 0
     """Blueprints from the bank's files that were created or changed."""
+    replaced: list[str] = field(default_factory=list)
+    """Ids of questions an uploaded file replaced (overwrite=true): new content or retired."""
 
 
 async def _sync_objectives(session: AsyncSession, bank: Bank) -> dict[str, int]:
@@ -141,14 +143,63 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
     return counts
 
 
+def _replaced(specs: Sequence[QuestionSpec], current: dict[str, Any]) -> list[str]:
+    """The ids in `specs` of bank questions they would change: other content, or retired."""
+    return [
+        spec.id
+        for spec in specs
+        if spec.id in current
+        and (
+            current[spec.id].content_hash != spec.content_hash
+            or current[spec.id].status != "active"
+        )
+    ]
+
+
+def _refusal(file: str, replaced: list[str], current: dict[str, Any]) -> Conflict:
+    listed = [
+        f"{qid!r} ({'retired' if current[qid].status != 'active' else 'other content'})"
+        for qid in replaced
+    ]
+    shown = ", ".join(listed[:20]) + (f" and {len(listed) - 20} more" if len(listed) > 20 else "")
+    return Conflict(
+        f"{len(replaced)} question(s) in {file} have the id of a question already in the bank "
+        f"with other content or retired: {shown}. Nothing was imported. To replace them "
+        "(their earlier revisions are kept), send the file again with overwrite=true "
+        "(exam-service bank import --overwrite); to add them as new questions, rename them "
+        "in the file",
+        extra={
+            "errors": [
+                f"{file} [{qid}]: {text}" for qid, text in zip(replaced, listed, strict=True)
+            ]
+        },
+    )
+
+
 async def import_questions(
-    session: AsyncSession, specs: Sequence[QuestionSpec], *, dry_run: bool
+    session: AsyncSession,
+    specs: Sequence[QuestionSpec],
+    *,
+    dry_run: bool,
+    overwrite: bool = False,
+    file: str = "the file",
 ) -> ImportCounts:
     """Add or revise the given questions (from an uploaded file) and retire nothing;
-    with `dry_run`, report what would change and roll back."""
+    with `dry_run`, report what would change and roll back.
+
+    A question whose id is in the bank with the same content is unchanged. One that would
+    give a bank question new content, or bring back a retired one, is replaced only with
+    `overwrite` (listed in `replaced`); otherwise the whole import is refused (Conflict,
+    naming the ids), dry run or not, so that a dry run says what the real one would do.
+    """
     objective_ids = dict((await session.execute(select(Objective.code, Objective.id))).all())
     counts = ImportCounts()
-    await _upsert_questions(session, specs, objective_ids, await _current_hashes(session), counts)
+    current = await _current_hashes(session)
+    counts.replaced = _replaced(specs, current)
+    if counts.replaced and not overwrite:
+        await session.rollback()
+        raise _refusal(file, counts.replaced, current)
+    await _upsert_questions(session, specs, objective_ids, current, counts)
     if dry_run:
         await session.rollback()
     else:

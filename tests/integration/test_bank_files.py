@@ -117,3 +117,60 @@ async def test_yaml_export_round_trips(client: Client, people: dict[str, Person]
         response.json()["updated"],
         response.json()["unchanged"],
     ) == (0, 0, 7)
+
+
+async def test_text_downloads_name_their_charset_once(
+    client: Client, people: dict[str, Person]
+) -> None:
+    teacher = people["instructor"].headers
+    gift = await client.get("/api/v1/bank/export", params={"format": "gift"}, headers=teacher)
+    assert gift.status_code == 200
+    assert gift.headers["content-type"] == "text/plain; charset=utf-8"
+    items = await client.get(
+        "/api/v1/reports/items",
+        params={"blueprint_id": "starter-mock", "format": "csv"},
+        headers=teacher,
+    )
+    assert items.status_code == 200, items.text
+    assert items.headers["content-type"] == "text/csv; charset=utf-8"
+
+
+async def test_a_file_with_too_many_questions_is_refused_with_what_to_do(
+    client: Client, people: dict[str, Person]
+) -> None:
+    body = "".join(f"::Q{n}::True? {{T}}\n\n" for n in range(5_001)).encode()
+    response = await client.post(
+        "/api/v1/bank/imports",
+        files={"file": ("big.gift", body)},
+        params={"default_objective": "D2.1.2"},
+        headers=people["instructor"].headers,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        "big.gift line 10001: more than 5,000 questions in one file (the one here is number "
+        "5,001): split the file into parts of at most 5,000 questions and import each part"
+    ]
+
+
+async def test_a_moodle_export_read_back_into_its_bank_replaces_nothing_unasked(
+    client: Client, people: dict[str, Person]
+) -> None:
+    # Moodle XML carries no difficulty or source, so its questions read back differ from
+    # the bank's: importing the export over the bank must not overwrite them silently.
+    teacher = people["instructor"].headers
+    exported = await client.get(
+        "/api/v1/bank/export", params={"format": "moodle-xml"}, headers=teacher
+    )
+    assert 'fraction="-' in exported.text  # wrong answers of multiple questions: negative
+    again = await client.post(
+        "/api/v1/bank/imports",
+        files={"file": ("bank.xml", exported.content)},
+        headers=teacher,
+    )
+    assert again.status_code == 409
+    problem = again.json()
+    assert len(problem["errors"]) == 6  # every question but the ordering one, left out
+    assert (
+        "bank.xml [regularization-pick-two]: 'regularization-pick-two' (other content)"
+        in (problem["errors"])
+    )

@@ -1,12 +1,16 @@
-"""Importing a bank: idempotent, a new revision only on a content change, retire not delete."""
+"""Importing a bank: idempotent, a new revision only on a content change, retire not delete;
+an uploaded file replaces a bank question only when told to (overwrite)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from exam_service.cli import main
 from tests.factories import Person, import_folder, write_questions
 
 
@@ -87,3 +91,101 @@ async def test_removed_question_is_retired_then_reactivated(
     assert (counts.created, counts.updated, counts.retired) == (0, 1, 0)
     back = (await client.get("/api/v1/questions/extra-question")).json()
     assert back["status"] == "active" and back["current_revision"] == 1
+
+
+# --- uploads that reuse a bank question's id ------------------------------------------------
+
+CHANGED = (
+    b"::churn-algorithm::Which algorithm suits churn on tabular data best?"
+    b"{=XGBoost#Boosted trees suit tables. ~K-Means#It clusters. ####Churn is supervised.}\n"
+)
+
+
+async def upload(client: AsyncTestClient, body: bytes, name: str, **params: str) -> Any:  # type: ignore[type-arg]
+    return await client.post(
+        "/api/v1/bank/imports",
+        files={"file": (name, body)},
+        params={"default_objective": "D2.1.2", **params},
+    )
+
+
+async def test_an_upload_that_would_replace_a_question_is_refused_without_overwrite(
+    db_url: str,
+    bank_dir: Path,
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    await import_folder(db_url, bank_dir)
+    for params in ({}, {"dry_run": "true"}):  # a dry run says what the real one would do
+        refused = await upload(client, CHANGED, "quiz.gift", **params)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert problem["detail"].startswith(
+            "1 question(s) in quiz.gift have the id of a question already in the bank with "
+            "other content or retired: 'churn-algorithm' (other content). Nothing was imported."
+        )
+        assert "send the file again with overwrite=true" in problem["detail"]
+        assert problem["errors"] == [
+            "quiz.gift [churn-algorithm]: 'churn-algorithm' (other content)"
+        ]
+    kept = (await client.get("/api/v1/questions/churn-algorithm")).json()
+    assert kept["current_revision"] == 1
+
+    replaced = await upload(client, CHANGED, "quiz.gift", overwrite="true")
+    assert replaced.status_code == 200, replaced.text
+    report = replaced.json()
+    assert (report["created"], report["updated"], report["unchanged"]) == (0, 1, 0)
+    assert (
+        "quiz.gift [churn-algorithm]: replaces the bank's question 'churn-algorithm' "
+        "(overwrite=true); its earlier revisions are kept"
+    ) in report["warnings"]
+    now = (await client.get("/api/v1/questions/churn-algorithm")).json()
+    assert now["current_revision"] == 2 and "suits churn" in now["current"]["stem"]
+
+    # The same file again changes nothing, so it needs no flag.
+    again = await upload(client, CHANGED, "quiz.gift")
+    assert again.status_code == 200, again.text
+    assert (again.json()["updated"], again.json()["unchanged"]) == (0, 1)
+
+
+async def test_an_upload_that_would_bring_back_a_retired_question_needs_overwrite(
+    db_url: str,
+    bank_dir: Path,
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    write_questions(bank_dir, "extra.yaml", EXTRA)
+    await import_folder(db_url, bank_dir)
+    (bank_dir / "questions" / "extra.yaml").unlink()
+    assert (await import_folder(db_url, bank_dir)).retired == 1
+
+    refused = await upload(client, EXTRA.encode(), "extra.yaml")
+    assert refused.status_code == 409
+    assert "'extra-question' (retired)" in refused.json()["detail"]
+    back = await upload(client, EXTRA.encode(), "extra.yaml", overwrite="true")
+    assert back.status_code == 200 and back.json()["updated"] == 1
+    assert (await client.get("/api/v1/questions/extra-question")).json()["status"] == "active"
+
+
+async def test_the_cli_refuses_to_replace_a_question_without_overwrite(
+    db_url: str,
+    bank_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await import_folder(db_url, bank_dir)
+    monkeypatch.setenv("EXAM_DATABASE_URL", db_url)
+    quiz = tmp_path / "quiz.gift"
+    quiz.write_bytes(CHANGED)
+    command = ["bank", "import", str(quiz), "--default-objective", "D2.1.2"]
+
+    assert await asyncio.to_thread(main, command) == 1
+    err = capsys.readouterr().err
+    assert "'churn-algorithm' (other content). Nothing was imported." in err
+    assert "--overwrite" in err
+
+    assert await asyncio.to_thread(main, [*command, "--overwrite"]) == 0
+    out, err = capsys.readouterr()
+    assert "created 0, updated 1, unchanged 0" in out
+    assert "quiz.gift [churn-algorithm]: replaces the bank's question 'churn-algorithm'" in err
+    assert await asyncio.to_thread(main, command) == 0
+    assert "created 0, updated 0, unchanged 1" in capsys.readouterr().out

@@ -82,7 +82,7 @@ EXPECTED_ERRORS = {
         "/api/v1/attempts/{attempt_id}/responses/{position}",
     ): {400, 401, 404, 409, 413, 422, 503},
     ("post", "/api/v1/attempts/{attempt_id}/submit"): {400, 401, 404, 503},
-    ("post", "/api/v1/bank/imports"): {400, 401, 403, 413, 422, 503},
+    ("post", "/api/v1/bank/imports"): {400, 401, 403, 409, 413, 422, 503},
     ("post", "/api/v1/paper-exams/{exam_id}/scans"): {400, 401, 403, 404, 413, 422, 503},
 }
 
