@@ -19,7 +19,7 @@ from exam_service.bank.schemas import (
     question_view,
 )
 from exam_service.errors import InvalidInput
-from exam_service.http import DbSession, Offset
+from exam_service.http import DbSession, Heavy, Offset
 
 
 class ObjectiveController(Controller):
@@ -97,6 +97,7 @@ class BankFileController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbSession,
+        heavy: Heavy,
         format: FromQuery[str | None] = None,
         name: FromQuery[str] = "upload",
         default_objective: FromQuery[str | None] = None,
@@ -122,7 +123,8 @@ class BankFileController(Controller):
         fields = dict((await request.form()).items()) if is_multipart(request) else {}
         rules = _mapping(str(fields.get("mapping") or mapping or "") or None)
         objectives = await service.objective_specs(db)
-        parsed = interchange.parse_import(
+        parsed = await heavy.run(
+            interchange.parse_import,
             filename,
             data,
             str(fields.get("format") or format or "") or None,
@@ -167,11 +169,12 @@ class BankFileController(Controller):
     async def export(
         self,
         db: DbSession,
+        heavy: Heavy,
         format: FromQuery[Literal["yaml", "gift", "moodle-xml", "qti"]] = "yaml",
     ) -> Response[bytes]:
         questions = await service.current_specs(db)
-        body, media, extension = interchange.export_bank(
-            format, questions, await service.objective_specs(db)
+        body, media, extension = await heavy.run(
+            interchange.export_bank, format, questions, await service.objective_specs(db)
         )
         return Response(
             body,
