@@ -64,9 +64,10 @@ class QuestionFile(Struct, forbid_unknown_fields=True):
     explanation: Text
     case: Slug | None = None
     choose: Annotated[int, Meta(ge=2)] | None = None
-    options: list[OptionFile] = []
-    prompts: list[PromptFile] = []
-    choices: list[ChoiceFile] = []
+    # candidates see options, prompts and choices lettered A-Z: 26 at most
+    options: Annotated[list[OptionFile], Meta(max_length=26)] = []
+    prompts: Annotated[list[PromptFile], Meta(max_length=26)] = []
+    choices: Annotated[list[ChoiceFile], Meta(max_length=26)] = []
     tags: list[Text] = []
 
 

@@ -338,3 +338,20 @@ def test_keys_and_default_ids(bank: Path) -> None:
     assert questions["amt-steps"].content["key"] == ["a", "b", "c", "d"]
     assert questions["algorithm-match"].content["key"] == {"p1": "kmeans", "p2": "rcf", "p3": "pca"}
     assert questions["churn-explain"].case_scenario is not None
+
+
+def test_more_options_than_letters_is_a_located_problem(bank: Path) -> None:
+    """Options are shown lettered A-Z; a 27th once crashed the loader (IndexError)."""
+    options = "".join(
+        f"      - {{text: Option {n}, rationale: r{', correct: true' if n == 1 else ''}}}\n"
+        for n in range(1, 28)
+    )
+    body = (
+        "questions:\n  - id: too-many\n    type: single\n    objectives: [D2.1.1]\n"
+        "    difficulty: easy\n    source: s\n    stem: Stem?\n    options:\n"
+        + options
+        + "    explanation: e\n"
+    )
+    problems = problems_in(bank, "many.yaml", body)
+    assert len(problems) == 1, problems
+    assert "length <= 26" in problems[0].message and "options" in problems[0].message
