@@ -83,6 +83,9 @@ async def _current_hashes(session: AsyncSession) -> dict[str, Any]:
     return {row.id: row for row in rows.all()}
 
 
+FLUSH_EVERY = 50
+
+
 async def _upsert_questions(
     session: AsyncSession,
     specs: Sequence[QuestionSpec],
@@ -90,9 +93,15 @@ async def _upsert_questions(
     current: dict[str, Any],
     counts: ImportCounts,
 ) -> None:
-    """Create new questions, add a revision to changed ones, reactivate returning ones."""
+    """Create new questions, add a revision to changed ones, reactivate returning ones.
+
+    Flushed every `FLUSH_EVERY` questions: the ORM's work for a flush holds the event loop,
+    and a few dozen rows at a time keep that short enough not to delay candidates' saves
+    while an instructor imports thousands of questions."""
     now = utcnow()
-    for spec in specs:
+    for index, spec in enumerate(specs, 1):
+        if index % FLUSH_EVERY == 0:
+            await session.flush()
         row = current.get(spec.id)
         if row is None:
             session.add(
