@@ -36,7 +36,11 @@ from exam_service.db import create_engine, session_factory
 from exam_service.errors import NotReady, problem_handlers
 from exam_service.exams.answers import ResponseWriter
 from exam_service.exams.closing import sweep_forever
-from exam_service.exams.controllers import AttemptController, BlueprintController
+from exam_service.exams.controllers import (
+    AttemptController,
+    BlueprintController,
+    SittingController,
+)
 from exam_service.headers import security_headers
 from exam_service.heavy import HeavyWork
 from exam_service.migrate import current_revisions, head_revisions
@@ -156,6 +160,7 @@ def create_app(settings: Settings) -> Litestar:
             QuestionController,
             BankFileController,
             BlueprintController,
+            SittingController,
             AttemptController,
             ReportController,
             score_report,

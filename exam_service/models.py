@@ -9,12 +9,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -183,6 +185,9 @@ class Blueprint(Base):
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=True)
     partial_credit: Mapped[bool] = mapped_column(Boolean, default=False)
     max_open_attempts: Mapped[int] = mapped_column(default=1)
+    self_study: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Startable by any signed-in user without a sitting; otherwise candidates take it
+    only in a sitting (staff may always start it, to preview)."""
     origin: Mapped[str] = mapped_column(String(20), default="api")
     """`file` when it comes from the bank's blueprints/ folder (re-imported), else `api`."""
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -192,14 +197,85 @@ class Blueprint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Sitting(Base):
+    """A blueprint scheduled for cohorts: a window (`opens_at` to `closes_at`), how many
+    attempts each candidate has, an optional time limit, review policy and access code
+    replacing the blueprint's, and how several attempts make one score."""
+
+    __tablename__ = "sittings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    blueprint_id: Mapped[str] = mapped_column(ForeignKey("blueprints.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts_allowed: Mapped[int | None]
+    """Null: unlimited."""
+    time_limit_seconds: Mapped[int | None]
+    """Null: the blueprint's."""
+    grading_method: Mapped[str] = mapped_column(String(10), default="highest")
+    review_policy: Mapped[str | None] = mapped_column(String(20))
+    """Null: the blueprint's."""
+    access_code_hash: Mapped[str | None] = mapped_column(String(200))
+    """Argon2 hash of the access code candidates send to start; null: no code."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cohorts: Mapped[list[SittingCohort]] = relationship(
+        cascade="all, delete-orphan", order_by="SittingCohort.cohort_id"
+    )
+    accommodations: Mapped[list[Accommodation]] = relationship(
+        cascade="all, delete-orphan", order_by="Accommodation.user_id"
+    )
+
+
+class SittingCohort(Base):
+    """A cohort whose members may sit a sitting."""
+
+    __tablename__ = "sitting_cohorts"
+
+    sitting_id: Mapped[int] = mapped_column(
+        ForeignKey("sittings.id", ondelete="CASCADE"), primary_key=True
+    )
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), primary_key=True, index=True)
+
+
+class Accommodation(Base):
+    """One candidate's terms in one sitting: more time (seconds added, or the time limit
+    multiplied), more attempts, and a closing time of their own."""
+
+    __tablename__ = "accommodations"
+    __table_args__ = (
+        CheckConstraint(
+            "extra_time_seconds IS NULL OR time_multiplier IS NULL", name="one_kind_of_extra_time"
+        ),
+    )
+
+    sitting_id: Mapped[int] = mapped_column(
+        ForeignKey("sittings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    extra_time_seconds: Mapped[int | None]
+    time_multiplier: Mapped[float | None] = mapped_column(Float)
+    extra_attempts: Mapped[int] = mapped_column(default=0)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Replaces the sitting's closing time for this candidate (earlier or later)."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
 class Attempt(Base):
-    """One sitting of a blueprint by one user. `closes_at` is the deadline plus grace:
-    the last moment a save is accepted (null for untimed practice)."""
+    """One go at a blueprint by one user, alone or in a sitting. `closes_at` is the
+    deadline plus grace: the last moment a save is accepted (null for untimed practice)."""
 
     __tablename__ = "attempts"
     __table_args__ = (
         Index("ix_attempts_user_id_status", "user_id", "status"),
         Index("ix_attempts_status_closes_at", "status", "closes_at"),
+        # two starts racing for a candidate's last attempt cannot both take its number
+        UniqueConstraint("sitting_id", "user_id", "attempt_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,6 +293,9 @@ class Attempt(Base):
     """What grading and review need, copied from the blueprint at the start."""
     paper_exam_id: Mapped[int | None] = mapped_column(ForeignKey("paper_exams.id"), index=True)
     paper_form: Mapped[str | None] = mapped_column(String(1))
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    attempt_number: Mapped[int | None]
+    """In a sitting: 1, 2, ... per candidate (unique with the two columns before it)."""
 
     items: Mapped[list[AttemptItem]] = relationship(
         order_by="AttemptItem.position", cascade="all, delete-orphan"

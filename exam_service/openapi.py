@@ -51,7 +51,8 @@ ERRORS: dict[int, str] = {
     401: "No valid credentials: sign in with POST /api/v1/auth/token and send "
     "'Authorization: Bearer <access_token>' (on sign-in itself: a wrong username or password)",
     403: "Signed in, but not allowed: the role does not permit it, or the object does not "
-    "(a blueprint loaded from the bank's files, a timed exam's answer to check)",
+    "(a blueprint loaded from the bank's files, a timed exam's answer to check, a blueprint "
+    "taken only in sittings, a sitting's access code)",
     404: "No such object, or one the caller may not see",
     409: "The object's state forbids this (for example, the attempt is closed)",
     413: "The body is larger than the limit (EXAM_MAX_BODY_BYTES)",
@@ -74,7 +75,12 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/questions"): frozenset({404}),
     ("POST", "/api/v1/bank/imports"): frozenset({409}),  # would replace questions, no overwrite
     ("POST", "/api/v1/blueprints"): frozenset({409}),
-    ("POST", "/api/v1/attempts"): frozenset({404, 409}),
+    ("PUT", "/api/v1/blueprints/{blueprint_id}"): frozenset({409}),  # a sitting under way
+    # 403: not self-study, or the sitting's access code; 404: a blueprint or sitting not yours
+    ("POST", "/api/v1/attempts"): frozenset({403, 404, 409}),
+    ("POST", "/api/v1/sittings"): frozenset({404}),  # the blueprint or cohorts in the body
+    ("PATCH", "/api/v1/sittings/{sitting_id}"): frozenset({409}),  # fixed once started
+    ("DELETE", "/api/v1/sittings/{sitting_id}"): frozenset({409}),  # has attempts
     ("PUT", "/api/v1/attempts/{attempt_id}/responses/{position}"): frozenset({409}),
     ("POST", "/api/v1/attempts/{attempt_id}/responses/{position}/check"): frozenset({403, 409}),
     ("GET", "/api/v1/attempts/{attempt_id}/result"): frozenset({409}),

@@ -3,6 +3,9 @@
 A user sees their own attempts; an admin sees everyone's; an instructor also sees the
 attempts of the members of the cohorts they own. Everything else answers 404, exactly as
 for something that does not exist.
+
+Who sits a sitting is written here too: the members of its cohorts (which are its owner's,
+so the owner sees every attempt made in it by the rule above).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from exam_service.auth.schemas import CurrentUser
-from exam_service.models import Cohort, CohortMember
+from exam_service.models import Cohort, CohortMember, SittingCohort
 
 
 def taught_by(instructor_id: int) -> Select[Any]:
@@ -51,3 +54,27 @@ async def may_see_user(session: AsyncSession, viewer: CurrentUser, user_id: int)
     others = others_visible_to(viewer)
     assert others is not None
     return bool(await session.scalar(select(exists(others.where(CohortMember.user_id == user_id)))))
+
+
+def sitting_roster(sitting_id: int) -> Select[Any]:
+    """The ids of the users who sit sitting `sitting_id`: the members of its cohorts."""
+    return (
+        select(CohortMember.user_id)
+        .join(SittingCohort, SittingCohort.cohort_id == CohortMember.cohort_id)
+        .where(SittingCohort.sitting_id == sitting_id)
+    )
+
+
+def sittings_of(user_id: int) -> Select[Any]:
+    """The ids of the sittings user `user_id` sits (through any of their cohorts)."""
+    return (
+        select(SittingCohort.sitting_id)
+        .join(CohortMember, CohortMember.cohort_id == SittingCohort.cohort_id)
+        .where(CohortMember.user_id == user_id)
+    )
+
+
+async def sits(session: AsyncSession, user_id: int, sitting_id: int) -> bool:
+    """Whether user `user_id` is on the roster of sitting `sitting_id`."""
+    roster = sitting_roster(sitting_id).where(CohortMember.user_id == user_id)
+    return bool(await session.scalar(select(exists(roster))))

@@ -113,6 +113,8 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     shuffle_options: bool = True
     partial_credit: bool = False
     max_open_attempts: Annotated[int, Meta(ge=1)] = 1
+    self_study: bool = False
+    """Any candidate may start it without a sitting; otherwise only in a sitting."""
     description: str = ""
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+import msgspec
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
@@ -15,7 +16,7 @@ from exam_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exam_service.exams import assembly
 from exam_service.exams.pool import objective_parents, question_pool
 from exam_service.grading.scoring import Scale
-from exam_service.models import Blueprint
+from exam_service.models import Accommodation, Attempt, Blueprint, Sitting
 
 
 def apply_blueprint(row: Blueprint, spec: BlueprintFile) -> None:
@@ -39,6 +40,7 @@ def apply_blueprint(row: Blueprint, spec: BlueprintFile) -> None:
     row.shuffle_options = spec.shuffle_options
     row.partial_credit = spec.partial_credit
     row.max_open_attempts = spec.max_open_attempts
+    row.self_study = spec.self_study
     row.updated_at = utcnow()
 
 
@@ -64,6 +66,7 @@ def blueprint_file(row: Blueprint) -> BlueprintFile:
         shuffle_options=row.shuffle_options,
         partial_credit=row.partial_credit,
         max_open_attempts=row.max_open_attempts,
+        self_study=row.self_study,
     )
 
 
@@ -177,13 +180,48 @@ async def changeable_blueprint(
     )
 
 
+async def sitting_under_way(session: AsyncSession, blueprint_id: str) -> Sitting | None:
+    """A sitting of the blueprint that candidates have started and whose window (anyone's
+    closing time) has not closed: its candidates must all sit the same exam."""
+    now = utcnow()
+    still_open = or_(
+        Sitting.closes_at.is_(None),
+        Sitting.closes_at > now,
+        exists().where(Accommodation.sitting_id == Sitting.id, Accommodation.closes_at > now),
+    )
+    started = exists().where(Attempt.sitting_id == Sitting.id)
+    return await session.scalar(
+        select(Sitting)
+        .where(Sitting.blueprint_id == blueprint_id, still_open, started)
+        .order_by(Sitting.id)
+        .limit(1)
+    )
+
+
 async def update_blueprint(
     session: AsyncSession, viewer: CurrentUser, blueprint_id: str, spec: BlueprintFile
 ) -> Blueprint:
-    """Change a blueprint (new attempts only: started ones keep their snapshot)."""
+    """Change a blueprint (new attempts only: started ones keep their snapshot).
+
+    Refused while a sitting of it is under way (`sitting_under_way`): candidates starting
+    later in that sitting would sit a different exam from those who started before. Only
+    `self_study` may change then."""
     row = await changeable_blueprint(session, viewer, blueprint_id)
     if spec.id != blueprint_id:
         raise InvalidInput(f"the body's id {spec.id!r} differs from the URL's {blueprint_id!r}")
+    only_self_study = msgspec.structs.replace(blueprint_file(row), self_study=spec.self_study)
+    if spec != only_self_study:
+        sitting = await sitting_under_way(session, blueprint_id)
+        if sitting is not None:
+            started = await session.scalar(
+                select(func.count()).select_from(Attempt).where(Attempt.sitting_id == sitting.id)
+            )
+            raise Conflict(
+                f"blueprint {blueprint_id!r} is being sat in sitting {sitting.id} "
+                f"({started} attempt(s) started, not closed yet): everyone in a sitting sits "
+                "the same exam, so it can change once the sitting closes; POST a copy under a "
+                "new id to use the change now"
+            )
     await check_blueprint(session, spec)
     apply_blueprint(row, spec)
     await session.commit()

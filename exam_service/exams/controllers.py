@@ -1,20 +1,39 @@
-"""HTTP for blueprints and attempts: start, save answers, check (practice), submit, result."""
+"""HTTP for blueprints, sittings (with accommodations) and attempts: start, save answers,
+check (practice), submit, result."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipValidation
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    JSONBody,
+    PathParameter,
+    QueryParameter,
+    SkipValidation,
+)
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
 from exam_service.db import utcnow
-from exam_service.exams import blueprints, closing, results, service, start
+from exam_service.errors import InvalidInput
+from exam_service.exams import (
+    blueprints,
+    closing,
+    results,
+    service,
+    sitting_list,
+    sittings,
+    start,
+)
 from exam_service.exams.answers import ResponseWriter
 from exam_service.exams.schemas import (
+    AccommodationView,
+    AccommodationWrite,
     AttemptCreate,
     AttemptSummary,
     AttemptView,
@@ -25,6 +44,10 @@ from exam_service.exams.schemas import (
     ResponseSave,
     ResponseSaved,
     ResultView,
+    SittingChange,
+    SittingCreate,
+    SittingEntry,
+    SittingView,
     StatusFilter,
 )
 from exam_service.http import DbSession, Offset, PathId, QueryId
@@ -52,6 +75,7 @@ def blueprint_view(row: Blueprint) -> BlueprintView:
         shuffle_options=row.shuffle_options,
         partial_credit=row.partial_credit,
         max_open_attempts=row.max_open_attempts,
+        self_study=row.self_study,
         origin=row.origin,
         owner_id=row.owner_id,
     )
@@ -82,6 +106,73 @@ class BlueprintController(Controller):
         self, db: DbSession, me: Me, blueprint_id: FromPath[str], data: JSONBody[BlueprintWrite]
     ) -> BlueprintView:
         return blueprint_view(await blueprints.update_blueprint(db, me, blueprint_id, data))
+
+
+Username = Annotated[str, PathParameter(min_length=1, max_length=80)]
+
+
+class SittingController(Controller):
+    path = "/api/v1/sittings"
+    tags = ["sittings"]
+
+    @post("/", guards=[STAFF], summary="Schedule a blueprint for your cohorts")
+    async def create(self, db: DbSession, me: Me, data: JSONBody[SittingCreate]) -> SittingView:
+        sitting = await sittings.create_sitting(db, me, data)
+        return await sittings.sitting_view(db, sitting)
+
+    @get(
+        "/",
+        guards=[SIGNED_IN],
+        summary="Candidates: your sittings (upcoming, open, closed) and where you stand; "
+        "staff: your sittings (admins: all)",
+    )
+    async def list_sittings(self, db: DbSession, me: Me) -> list[SittingEntry]:
+        return await sitting_list.sitting_entries(db, me)
+
+    @get("/{sitting_id:int}", guards=[STAFF], summary="A sitting with its accommodations")
+    async def get_sitting(self, db: DbSession, me: Me, sitting_id: PathId) -> SittingView:
+        return await sittings.sitting_view(db, await sittings.owned_sitting(db, me, sitting_id))
+
+    @patch(
+        "/{sitting_id:int}",
+        guards=[STAFF],
+        summary="Change a sitting; the blueprint and time limit are fixed once attempts start",
+    )
+    async def change(
+        self, db: DbSession, me: Me, sitting_id: PathId, data: JSONBody[SittingChange]
+    ) -> SittingView:
+        sitting = await sittings.change_sitting(db, me, sitting_id, data)
+        return await sittings.sitting_view(db, sitting)
+
+    @delete("/{sitting_id:int}", guards=[STAFF], summary="Delete a sitting nobody has started")
+    async def delete_sitting(self, db: DbSession, me: Me, sitting_id: PathId) -> None:
+        await sittings.delete_sitting(db, me, sitting_id)
+
+    @put(
+        "/{sitting_id:int}/accommodations/{username:str}",
+        guards=[STAFF],
+        summary="Give a candidate extra time, extra attempts or a closing time of their own",
+    )
+    async def accommodate(
+        self,
+        db: DbSession,
+        me: Me,
+        sitting_id: PathId,
+        username: Username,
+        data: JSONBody[AccommodationWrite],
+    ) -> AccommodationView:
+        row = await sittings.set_accommodation(db, me, sitting_id, username, data)
+        return sittings.accommodation_view(row)
+
+    @delete(
+        "/{sitting_id:int}/accommodations/{username:str}",
+        guards=[STAFF],
+        summary="Put a candidate back on the sitting's own terms",
+    )
+    async def remove_accommodation(
+        self, db: DbSession, me: Me, sitting_id: PathId, username: Username
+    ) -> None:
+        await sittings.remove_accommodation(db, me, sitting_id, username)
 
 
 def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime) -> AttemptView:
@@ -128,9 +219,19 @@ class AttemptController(Controller):
     tags = ["exams"]
     guards = [SIGNED_IN]
 
-    @post("/", summary="Start an attempt at a blueprint")
+    @post("/", summary="Start an attempt in a sitting, or at a self-study blueprint")
     async def start(self, db: DbSession, me: Me, data: JSONBody[AttemptCreate]) -> AttemptView:
-        attempt_id = await start.start_attempt(db, me, data.blueprint_id)
+        if data.sitting_id is not None and data.blueprint_id is None:
+            attempt_id = await start.start_in_sitting(db, me, data.sitting_id, data.access_code)
+        elif data.blueprint_id is not None and data.sitting_id is None:
+            if data.access_code is not None:
+                raise InvalidInput("access_code goes with sitting_id; leave it out here")
+            attempt_id = await start.start_attempt(db, me, data.blueprint_id)
+        else:
+            raise InvalidInput(
+                "send sitting_id (GET /api/v1/sittings lists yours) or the blueprint_id of a "
+                "self-study blueprint, one of the two"
+            )
         attempt, responses = await service.load_attempt(db, attempt_id)
         return attempt_view(attempt, responses, utcnow())
 

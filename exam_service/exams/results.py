@@ -7,7 +7,8 @@ functions return.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import msgspec
@@ -37,7 +38,7 @@ from exam_service.exams.service import (
     visible_attempt,
 )
 from exam_service.grading import scoring
-from exam_service.models import Attempt, AttemptItem, Response, Result
+from exam_service.models import Accommodation, Attempt, AttemptItem, Response, Result, Sitting
 
 
 class Shown(NamedTuple):
@@ -52,22 +53,78 @@ def shown_lists(content: dict[str, Any], layout: dict[str, Any]) -> Shown:
     return Shown(*([Choice(**c) for c in view[name]] for name in Shown._fields))
 
 
-def review_release(attempt: Attempt, viewer: CurrentUser, now: datetime) -> tuple[bool, str]:
+class ReviewRule(NamedTuple):
+    """The review policy an attempt is under, and for `after_window_closes` when the
+    sitting's window has closed for everyone (with grace); None: not yet known."""
+
+    policy: str
+    window_closes_at: datetime | None = None
+
+
+def window_close(sitting: Sitting, personal_closes: Iterable[datetime | None]) -> datetime | None:
+    """When a sitting's window has closed for everyone: the latest of its closing time and
+    the candidates' own; None while it has no closing time (someone may still be sitting)."""
+    if sitting.closes_at is None:
+        return None
+    return max([sitting.closes_at, *(close for close in personal_closes if close)])
+
+
+def rule_for(attempt: Attempt, sitting: Sitting | None, closes: datetime | None) -> ReviewRule:
+    """The rule of an attempt: the blueprint's policy fixed at its start, unless its
+    sitting sets one (read as the sitting says now, so an instructor can release a review
+    later); `closes` is the sitting's `window_close`."""
+    policy = attempt.settings["review_policy"]
+    if sitting is None:
+        return ReviewRule(policy)
+    policy = sitting.review_policy or policy
+    if policy == "after_window_closes" and closes is not None:
+        grace = timedelta(seconds=attempt.settings.get("grace_seconds") or 0)
+        return ReviewRule(policy, closes + grace)
+    return ReviewRule(policy)
+
+
+async def review_rule(session: AsyncSession, attempt: Attempt) -> ReviewRule:
+    """The review rule `attempt` is under now (see `rule_for`)."""
+    if attempt.sitting_id is None:
+        return ReviewRule(attempt.settings["review_policy"])
+    sitting = await session.get(Sitting, attempt.sitting_id)
+    if sitting is None:
+        return ReviewRule(attempt.settings["review_policy"])
+    personal = await session.scalars(
+        select(Accommodation.closes_at).where(Accommodation.sitting_id == sitting.id)
+    )
+    return rule_for(attempt, sitting, window_close(sitting, personal.all()))
+
+
+def review_release(
+    attempt: Attempt, viewer: CurrentUser, now: datetime, rule: ReviewRule | None = None
+) -> tuple[bool, str]:
     """Whether `viewer` may see keys and explanations now, and a note saying when.
 
     Staff looking at someone else's attempt always may. The candidate may under
     `after_submit` once the attempt is closed, under `after_close` once the exam's closing
-    time has passed, and never under `never`.
+    time (the attempt's deadline and grace) has passed, under `after_window_closes` once
+    the sitting's window has closed for everyone (`rule.window_closes_at`), and never under
+    `never`. `rule` defaults to the policy fixed at the attempt's start.
     """
     if viewer.id != attempt.user_id and viewer.role in ("admin", "instructor"):
         return True, "shown to instructors and admins"
-    policy = attempt.settings["review_policy"]
+    policy = (rule or ReviewRule(attempt.settings["review_policy"])).policy
     if policy == "never":
         return False, "this exam's review policy never shows the answers"
     if policy == "after_close":
         opens = attempt.closes_at or attempt.submitted_at or now
         if now < opens:
             return False, f"the answers are shown after the exam closes at {utc_clock(opens)}"
+    if policy == "after_window_closes":
+        closes = rule.window_closes_at if rule else None
+        if closes is None:
+            return (
+                False,
+                "the answers are shown after the sitting closes; it has no closing time yet",
+            )
+        if now < closes:
+            return False, f"the answers are shown after the sitting closes at {utc_clock(closes)}"
     return True, "the answers are shown because the attempt is closed"
 
 
@@ -103,7 +160,7 @@ async def result_for(
     result: Result | None = await result_of(session, attempt.id)
     if result is None:
         return None
-    released, note = review_release(attempt, viewer, utcnow())
+    released, note = review_release(attempt, viewer, utcnow(), await review_rule(session, attempt))
     review = None
     if released:
         items, responses = await items_and_responses(session, attempt.id)
@@ -150,11 +207,15 @@ async def submit_for_result(session: AsyncSession, me: CurrentUser, attempt_id: 
 CHECK_NOTES = {
     "after_submit": "the answer and its explanation are shown as you check",
     "after_close": "only right or wrong is shown now; the answers are shown after the exam closes",
+    "after_window_closes": (
+        "only right or wrong is shown now; the answers are shown after the sitting closes"
+    ),
     "never": "only right or wrong is shown: this exam's review policy never shows the answers",
 }
 """What practice mode's "check answer" may show under each review policy. Only
-`after_submit` releases keys during the attempt: under `after_close` other candidates
-may still be sitting the same questions, and `never` never releases them."""
+`after_submit` releases keys during the attempt: under `after_close` and
+`after_window_closes` other candidates may still be sitting the same questions, and
+`never` never releases them."""
 
 
 async def check_response(
@@ -195,15 +256,16 @@ async def check_response(
         response.answer,
         partial_credit=bool(attempt.settings.get("partial_credit")),
     )
+    policy = (await review_rule(session, attempt)).policy
     verdict = CheckView(
         position=position,
         answer=response.answer,
         correct=points == 1.0,
         points=points,
         feedback="verdict",
-        feedback_note=CHECK_NOTES[attempt.settings["review_policy"]],
+        feedback_note=CHECK_NOTES[policy],
     )
-    if attempt.settings["review_policy"] != "after_submit":
+    if policy != "after_submit":
         return verdict
     return msgspec.structs.replace(
         verdict,

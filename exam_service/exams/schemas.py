@@ -1,14 +1,16 @@
-"""API shapes of blueprints, attempts, responses and results (DESIGN.md's vocabulary)."""
+"""API shapes of blueprints, sittings, attempts, responses and results (DESIGN.md's
+vocabulary)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from exam_service.bank.format import BlueprintFile
 from exam_service.grading.scoring import Scale
+from exam_service.http import RowId
 
 
 class BlueprintView(Struct):
@@ -28,6 +30,8 @@ class BlueprintView(Struct):
     shuffle_options: bool
     partial_credit: bool
     max_open_attempts: int
+    self_study: bool
+    """Startable without a sitting (otherwise candidates take it only in a sitting)."""
     origin: str
     owner_id: int | None = None
     """Who made it over the API (and may change it); null for the bank's file blueprints."""
@@ -38,7 +42,160 @@ BlueprintWrite = BlueprintFile
 
 
 class AttemptCreate(Struct):
+    """Send `blueprint_id` (a self-study blueprint; staff: any, to preview) or
+    `sitting_id` (with `access_code` when the sitting has one), not both."""
+
+    blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
+    sitting_id: RowId | None = None
+    access_code: Annotated[str, Meta(max_length=100)] | None = None
+
+
+WEEK = 7 * 24 * 3600
+Moment = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a UTC offset")]
+GradingMethod = Literal["highest", "first", "last", "mean"]
+SittingReviewPolicy = Literal["after_submit", "after_close", "after_window_closes", "never"]
+"""The blueprint's policies, and `after_window_closes`: once the sitting's closing time
+(the latest of anyone's, with grace) has passed."""
+TimeLimit = Annotated[int, Meta(ge=1, le=WEEK)]
+AttemptsAllowed = Annotated[int, Meta(ge=1, le=1000)]
+AccessCode = Annotated[str, Meta(min_length=4, max_length=100)]
+SittingName = Annotated[str, Meta(max_length=200)]
+
+
+class SittingCreate(Struct, forbid_unknown_fields=True):
+    """A new sitting: the blueprint, your cohorts, the window and the rules."""
+
     blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    cohort_ids: Annotated[list[RowId], Meta(min_length=1, max_length=100)]
+    opens_at: Moment
+    closes_at: Moment | None = None
+    """None: open-ended."""
+    name: SittingName = ""
+    """Empty: the blueprint's name."""
+    attempts_allowed: AttemptsAllowed | None = 1
+    """None: unlimited."""
+    time_limit_seconds: TimeLimit | None = None
+    """None: the blueprint's."""
+    grading_method: GradingMethod = "highest"
+    review_policy: SittingReviewPolicy | None = None
+    """None: the blueprint's."""
+    access_code: AccessCode | None = None
+    """Write-only; stored hashed. Candidates send it as `access_code` to start."""
+
+
+class SittingChange(Struct, forbid_unknown_fields=True):
+    """The fields to change; a field left out stays as it is, null clears it."""
+
+    blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)] | UnsetType = UNSET
+    cohort_ids: Annotated[list[RowId], Meta(min_length=1, max_length=100)] | UnsetType = UNSET
+    opens_at: Moment | UnsetType = UNSET
+    closes_at: Moment | None | UnsetType = UNSET
+    name: SittingName | UnsetType = UNSET
+    attempts_allowed: AttemptsAllowed | None | UnsetType = UNSET
+    time_limit_seconds: TimeLimit | None | UnsetType = UNSET
+    grading_method: GradingMethod | UnsetType = UNSET
+    review_policy: SittingReviewPolicy | None | UnsetType = UNSET
+    access_code: AccessCode | None | UnsetType = UNSET
+
+
+class AccommodationWrite(Struct, forbid_unknown_fields=True):
+    """One candidate's terms in a sitting; `extra_time_seconds` or `time_multiplier`, not
+    both."""
+
+    extra_time_seconds: Annotated[int, Meta(ge=0, le=WEEK)] | None = None
+    time_multiplier: Annotated[float, Meta(ge=1, le=10)] | None = None
+    extra_attempts: Annotated[int, Meta(ge=0, le=1000)] = 0
+    closes_at: Moment | None = None
+    """Replaces the sitting's closing time for this candidate (earlier or later)."""
+
+
+class AccommodationView(Struct):
+    user_id: int
+    username: str
+    display_name: str
+    extra_time_seconds: int | None
+    time_multiplier: float | None
+    extra_attempts: int
+    closes_at: datetime | None
+
+
+class SittingView(Struct):
+    """A sitting as its owner and admins see it."""
+
+    id: int
+    name: str
+    blueprint_id: str
+    owner_id: int
+    cohort_ids: list[int]
+    opens_at: datetime
+    closes_at: datetime | None
+    attempts_allowed: int | None
+    time_limit_seconds: int | None
+    """The sitting's own; null: the blueprint's."""
+    grading_method: str
+    review_policy: str | None
+    """The sitting's own; null: the blueprint's."""
+    access_code_set: bool
+    state: Literal["upcoming", "open", "closed"]
+    attempts_started: int
+    accommodations: list[AccommodationView]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SittingAttempt(Struct):
+    """One of the candidate's attempts in a sitting."""
+
+    id: int
+    attempt_number: int
+    status: str
+    started_at: datetime
+    deadline: datetime | None
+    submitted_at: datetime | None
+    scaled_score: int | None
+    passed: bool | None
+    review_available: bool
+    """Whether the review policy shows the keys and explanations now."""
+
+
+class Standing(Struct):
+    """Where the signed-in candidate stands in a sitting."""
+
+    attempts_used: int
+    attempts_left: int | None
+    """Null: unlimited."""
+    can_start: bool
+    start_note: str
+    """Why a start would be refused now, or what a start would be."""
+    open_attempt_id: int | None
+    counted_score: float | None
+    """The scaled score that counts under the sitting's grading method."""
+    attempts: list[SittingAttempt]
+
+
+class SittingEntry(Struct):
+    """A sitting in `GET /api/v1/sittings`. For a candidate the window, time limit and
+    attempts are their own (accommodations applied) and `standing` says where they are;
+    for staff `cohort_ids` lists the sitting's cohorts."""
+
+    id: int
+    name: str
+    blueprint_id: str
+    state: Literal["upcoming", "open", "closed"]
+    opens_at: datetime
+    closes_at: datetime | None
+    seconds_until_open: int | None
+    """Upcoming only."""
+    seconds_left: int | None
+    """Open with a closing time only: the time left in the window."""
+    server_time: datetime
+    time_limit_seconds: int | None
+    attempts_allowed: int | None
+    grading_method: str
+    review_policy: str
+    access_code_required: bool
+    cohort_ids: list[int] | None = None
+    standing: Standing | None = None
 
 
 class Choice(Struct):

@@ -208,6 +208,7 @@ def quick_bank(target: Path) -> Path:
         "objective_weights": {"D2.2": 1},
         "scale": {"min": 100, "max": 1000, "pass": 720},
         "review_policy": "after_submit",
+        "self_study": True,
     }
     (target / "blueprints" / "quick.yaml").write_text(yaml.safe_dump(blueprint), "utf-8")
     return target
@@ -266,6 +267,7 @@ def practice_bank(target: Path) -> Path:
         "question_count": 2,
         "objective_weights": {"D2.2": 1},
         "scale": {"min": 0, "max": 100, "pass": 70},
+        "self_study": True,
     }
     (target / "blueprints" / "practice.yaml").write_text(yaml.safe_dump(blueprint), "utf-8")
     return target

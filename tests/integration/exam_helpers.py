@@ -1,8 +1,9 @@
-"""Helpers for the exam tests: blueprints over the API, and right or wrong answers worked
-out from the bank (as an instructor sees it) for the items an attempt shows."""
+"""Helpers for the exam tests: blueprints and sittings over the API, and right or wrong
+answers worked out from the bank (as an instructor sees it) for the items an attempt shows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -21,6 +22,7 @@ def blueprint(identifier: str, **fields: Any) -> dict[str, Any]:
         "time_limit_seconds": 600,
         "scale": {"min": 100, "max": 1000, "pass": 720},
         "max_open_attempts": 5,
+        "self_study": True,  # startable without a sitting, as these tests start them
     }
     body.update(fields)
     return body
@@ -40,6 +42,39 @@ async def start(client: Client, person: Person, blueprint_id: str) -> dict[str, 
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def from_now(seconds: float) -> str:
+    """An ISO 8601 moment `seconds` from now (negative: ago): tests set a sitting's window
+    relative to the clock instead of waiting for it."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+async def make_sitting(
+    client: Client, owner: Person, blueprint_id: str, cohort_ids: list[int], **fields: Any
+) -> dict[str, Any]:
+    """A sitting of `owner`'s, open since a minute ago unless `fields` say otherwise."""
+    body = {
+        "blueprint_id": blueprint_id,
+        "cohort_ids": cohort_ids,
+        "opens_at": from_now(-60),
+        **fields,
+    }
+    response = await client.post("/api/v1/sittings", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+async def start_in(client: Client, person: Person, sitting_id: int, **fields: Any) -> Any:
+    """The response to a start in a sitting (a refusal is for the test to check)."""
+    return await client.post(
+        "/api/v1/attempts", json={"sitting_id": sitting_id, **fields}, headers=person.headers
+    )
 
 
 async def bank_by_stem(client: Client, staff: Person) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,10 @@ class Context:
     candidate_id: int = 0
     paper_exam_id: int = 0
     """A paper exam made by the instructor."""
+    sitting_id: int = 0
+    """The instructor's sitting of matrix-practice for their cohort."""
+    spare_sittings: dict[str, int] = field(default_factory=dict)
+    """One more sitting of the instructor's per persona, for that persona to delete."""
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -78,6 +82,7 @@ PRACTICE = {
     "question_count": 3,
     "max_open_attempts": 50,
     "scale": {"min": 0, "max": 100, "pass": 70},
+    "self_study": True,
 }
 
 
@@ -106,6 +111,23 @@ def owner_and_staff(status: int) -> dict[str, int]:
         "instructor": status,
         "admin": status,
     }
+
+
+def new_sitting(ctx: Context, _persona: str) -> tuple[str, dict[str, Any]]:
+    body = {
+        "blueprint_id": "matrix-practice",
+        "cohort_ids": [ctx.cohort_id],
+        "opens_at": "2026-01-01T00:00:00Z",
+    }
+    return "/api/v1/sittings", {"json": body}
+
+
+def sitting_path(suffix: str = "", **kwargs: Any) -> Build:
+    return lambda ctx, _p: (f"/api/v1/sittings/{ctx.sitting_id}{suffix}", kwargs)
+
+
+def spare_sitting(ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/sittings/{ctx.spare_sittings.get(persona, ctx.sitting_id)}", {}
 
 
 def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
@@ -169,6 +191,22 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         signed_in(201),
     ),
     ("GET", "/api/v1/attempts"): (fixed("/api/v1/attempts"), signed_in(200)),
+    ("POST", "/api/v1/sittings"): (new_sitting, staff(201, others=404)),  # not their cohort
+    ("GET", "/api/v1/sittings"): (fixed("/api/v1/sittings"), signed_in(200)),
+    ("GET", "/api/v1/sittings/{sitting_id:int}"): (sitting_path(), staff(200, others=404)),
+    ("PATCH", "/api/v1/sittings/{sitting_id:int}"): (
+        sitting_path(json={"grading_method": "last"}),
+        staff(200, others=404),
+    ),
+    ("DELETE", "/api/v1/sittings/{sitting_id:int}"): (spare_sitting, staff(204, others=404)),
+    ("PUT", "/api/v1/sittings/{sitting_id:int}/accommodations/{username:str}"): (
+        sitting_path("/accommodations/candidate", json={"extra_time_seconds": 60}),
+        staff(200, others=404),
+    ),
+    ("DELETE", "/api/v1/sittings/{sitting_id:int}/accommodations/{username:str}"): (
+        sitting_path("/accommodations/candidate"),
+        staff(204, others=404),  # idempotent: nothing left to remove is still done
+    ),
     ("GET", "/api/v1/attempts/{attempt_id:int}"): (attempt_path(), owner_and_staff(200)),
     ("PUT", "/api/v1/attempts/{attempt_id:int}/responses/{position:int}"): (
         lambda ctx, _p: (
@@ -347,12 +385,20 @@ async def test_access_matrix(
         headers=people["instructor"].headers,
     )
     assert made.status_code == 201
+    sittings = []
+    for _ in range(1 + len(PERSONAS)):
+        body = new_sitting(Context(cohort_id, ""), "instructor")[1]["json"]
+        made_sitting = await client.post("/api/v1/sittings", json=body, headers=teacher)
+        assert made_sitting.status_code == 201, made_sitting.text
+        sittings.append(made_sitting.json()["id"])
     ctx = Context(
         cohort_id,
         "churn-algorithm",
         started.json()["id"],
         people["candidate"].user.id,
         made.json()["id"],
+        sittings[0],
+        dict(zip(PERSONAS, sittings[1:], strict=True)),
     )
     failures = []
     for (method, template), (build, expected) in MATRIX.items():

@@ -76,7 +76,15 @@ EXPECTED_ERRORS = {
     ("get", "/api/v1/questions"): {400, 401, 403, 404, 503},
     ("get", "/api/v1/blueprints"): {401, 503},
     ("get", "/api/v1/blueprints/{blueprint_id}"): {400, 401, 404, 503},
-    ("post", "/api/v1/attempts"): {400, 401, 404, 409, 413, 422, 503},
+    ("post", "/api/v1/attempts"): {400, 401, 403, 404, 409, 413, 422, 503},
+    ("get", "/api/v1/sittings"): {401, 503},
+    ("post", "/api/v1/sittings"): {400, 401, 403, 404, 413, 422, 503},
+    ("patch", "/api/v1/sittings/{sitting_id}"): {400, 401, 403, 404, 409, 413, 422, 503},
+    ("delete", "/api/v1/sittings/{sitting_id}"): {400, 401, 403, 404, 409, 503},
+    (
+        "put",
+        "/api/v1/sittings/{sitting_id}/accommodations/{username}",
+    ): {400, 401, 403, 404, 413, 422, 503},
     (
         "put",
         "/api/v1/attempts/{attempt_id}/responses/{position}",
@@ -156,6 +164,7 @@ def test_closed_schemas_are_those_that_refuse_unknown_fields(document: dict[str,
     # request bodies (blueprints) and the bank's files (the YAML export) whose Structs
     # have forbid_unknown_fields=True; TokenRequest, UserCreate, ... ignore unknown fields
     assert {"BlueprintFile", "Scale", "QuestionsFile", "QuestionFile", "OptionFile"} <= closed
+    assert {"SittingCreate", "SittingChange", "AccommodationWrite"} <= closed
     assert not closed & {"TokenRequest", "UserCreate", "AttemptCreate", "ResponseSave"}
     body = document["paths"]["/api/v1/blueprints"]["post"]["requestBody"]["content"]
     assert body["application/json"]["schema"] == {"$ref": "#/components/schemas/BlueprintFile"}
