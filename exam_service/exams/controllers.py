@@ -211,6 +211,8 @@ def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime
         answered=sum(1 for r in responses.values() if r.answer is not None),
         flagged=sum(1 for r in responses.values() if r.flagged),
         items=items,
+        sitting_id=attempt.sitting_id,
+        attempt_number=attempt.attempt_number,
     )
 
 
@@ -242,6 +244,7 @@ class AttemptController(Controller):
         me: Me,
         user_id: QueryId = None,
         blueprint_id: FromQuery[str | None] = None,
+        sitting_id: QueryId = None,
         status: FromQuery[StatusFilter | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         offset: Offset = 0,
@@ -252,6 +255,7 @@ class AttemptController(Controller):
             me,
             user_id=user_id,
             blueprint_id=blueprint_id,
+            sitting_id=sitting_id,
             status=status,
             limit=limit,
             offset=offset,
@@ -268,6 +272,8 @@ class AttemptController(Controller):
                 submitted_at=a.submitted_at,
                 scaled_score=r.scaled_score if r else None,
                 passed=r.passed if r else None,
+                sitting_id=a.sitting_id,
+                attempt_number=a.attempt_number,
             )
             for a, r in rows
         ]

@@ -234,6 +234,10 @@ class AttemptView(Struct):
     answered: int
     flagged: int
     items: list[ItemView]
+    sitting_id: int | None = None
+    """The sitting it was started in; null outside sittings."""
+    attempt_number: int | None = None
+    """In a sitting: 1, 2, ... for this candidate."""
 
 
 class AttemptSummary(Struct):
@@ -247,6 +251,8 @@ class AttemptSummary(Struct):
     submitted_at: datetime | None
     scaled_score: int | None
     passed: bool | None
+    sitting_id: int | None = None
+    attempt_number: int | None = None
 
 
 class ResponseSave(Struct):

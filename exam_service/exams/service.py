@@ -118,13 +118,17 @@ async def list_attempts(
     status: str | None,
     limit: int,
     offset: int,
+    sitting_id: int | None = None,
 ) -> list[tuple[Attempt, Result | None]]:
+    """The attempts `viewer` may see, newest first, narrowed by the filters given."""
     query = select(Attempt, Result).outerjoin(Result, Result.attempt_id == Attempt.id)
     query = query.where(visible_to(viewer, Attempt.user_id))
     if user_id is not None:
         query = query.where(Attempt.user_id == user_id)
     if blueprint_id is not None:
         query = query.where(Attempt.blueprint_id == blueprint_id)
+    if sitting_id is not None:
+        query = query.where(Attempt.sitting_id == sitting_id)
     if status is not None:
         query = query.where(Attempt.status == status)
     rows = await session.execute(

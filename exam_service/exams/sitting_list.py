@@ -141,14 +141,15 @@ def _standing(
     of = f" of {rules.attempts_allowed}" if rules.attempts_allowed is not None else ""
     code = "; send the access code with it" if sitting.access_code_hash else ""
     note = f"you may start attempt {used + 1}{of}{code}"
-    graded = [float(r.scaled_score) for _, r in attempts if r is not None]
+    graded = [(a.id, float(r.scaled_score)) for a, r in attempts if r is not None]
+    counts = sitting_rules.counted(sitting.grading_method, graded)
     return Standing(
         attempts_used=used,
         attempts_left=sitting_rules.attempts_left(rules, used),
         can_start=refusal is None,
         start_note=refusal or note,
         open_attempt_id=running[-1] if running else None,
-        counted_score=sitting_rules.counted_score(sitting.grading_method, graded),
+        counted_score=counts.score if counts else None,
         attempts=shown,
     )
 

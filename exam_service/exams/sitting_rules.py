@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 GRADING_METHODS = ("highest", "first", "last", "mean")
 State = Literal["upcoming", "open", "closed"]
@@ -143,18 +143,28 @@ def refusal(sitting_id: int, rules: Terms, now: datetime, used: int) -> str | No
     return None
 
 
-def counted_score(method: str, scores: Sequence[float]) -> float | None:
-    """The score that counts for a candidate in a sitting, from the scores of their graded
-    attempts in the order they were started: `highest` the maximum, `first` the first,
-    `last` the last, `mean` the arithmetic mean. None when nothing is graded yet."""
-    if not scores:
+class Counted(NamedTuple):
+    """A candidate's score in a sitting under its grading method."""
+
+    score: float
+    attempt_id: int | None
+    """The attempt whose score counts; None for `mean`, where every graded one does."""
+
+
+def counted(method: str, graded: Sequence[tuple[int, float]]) -> Counted | None:
+    """The score that counts for a candidate in a sitting, from (attempt id, score) of their
+    graded attempts in the order they were started: `highest` the maximum (the earliest of
+    equal ones), `first` the first, `last` the last, `mean` the arithmetic mean of all.
+    None when nothing is graded yet."""
+    if not graded:
         return None
     if method == "highest":
-        return max(scores)
+        best = max(graded, key=lambda pair: pair[1])  # max keeps the first of equals
+        return Counted(best[1], best[0])
     if method == "first":
-        return scores[0]
+        return Counted(graded[0][1], graded[0][0])
     if method == "last":
-        return scores[-1]
+        return Counted(graded[-1][1], graded[-1][0])
     if method == "mean":
-        return sum(scores) / len(scores)
+        return Counted(sum(score for _, score in graded) / len(graded), None)
     raise ValueError(f"unknown grading method {method!r}; use one of {', '.join(GRADING_METHODS)}")

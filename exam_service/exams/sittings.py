@@ -47,6 +47,7 @@ from exam_service.models import (
     Blueprint,
     Cohort,
     CohortMember,
+    Result,
     Sitting,
     SittingCohort,
     User,
@@ -443,6 +444,28 @@ async def attempts_used(session: AsyncSession, sitting_id: int, user_id: int) ->
         )
     )
     return int(used or 0)
+
+
+async def counted_scores(
+    session: AsyncSession, sitting: Sitting
+) -> dict[int, sitting_rules.Counted]:
+    """Each candidate's counted scaled score in the sitting under its grading method
+    (`sitting_rules.counted`, over their graded attempts in the order started), by user
+    id; a candidate with nothing graded is left out. The caller checks who may see it."""
+    rows = await session.execute(
+        select(Attempt.user_id, Attempt.id, Result.scaled_score)
+        .join(Result, Result.attempt_id == Attempt.id)
+        .where(Attempt.sitting_id == sitting.id)
+        .order_by(Attempt.user_id, Attempt.attempt_number, Attempt.id)
+    )
+    graded: dict[int, list[tuple[int, float]]] = {}
+    for user_id, attempt_id, score in rows.all():
+        graded.setdefault(user_id, []).append((attempt_id, float(score)))
+    counts = {
+        user_id: sitting_rules.counted(sitting.grading_method, scores)
+        for user_id, scores in graded.items()
+    }
+    return {user_id: count for user_id, count in counts.items() if count is not None}
 
 
 # --- views --------------------------------------------------------------------------------

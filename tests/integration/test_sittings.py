@@ -20,18 +20,23 @@ from sqlalchemy.exc import IntegrityError
 from exam_service.db import create_engine, session_factory
 from exam_service.errors import Conflict
 from exam_service.exams.closing import sweep_expired
+from exam_service.exams.sitting_rules import Counted
+from exam_service.exams.sittings import counted_scores
 from exam_service.exams.start import start_in_sitting
-from exam_service.models import Attempt
+from exam_service.models import Attempt, Sitting
 from exam_service.settings import Settings
 from tests.backends import only_on
 from tests.factories import Person, import_folder, make_cohort
 from tests.integration.exam_helpers import (
+    bank_by_stem,
     from_now,
     make_blueprint,
     make_sitting,
     parse,
+    right_answer,
     start,
     start_in,
+    wrong_answer,
 )
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -256,6 +261,13 @@ async def test_attempts_allowed_with_extra_attempts(
     assert third.status_code == 409
     assert "you have used 2 of 2 attempts" in third.json()["detail"]
 
+    listed = await client.get(
+        "/api/v1/attempts", params={"sitting_id": made["id"]}, headers=people["instructor"].headers
+    )
+    assert sorted((a["sitting_id"], a["attempt_number"]) for a in listed.json()) == [
+        (made["id"], 1),
+        (made["id"], 2),
+    ]
     standing = (await entry(client, candidate, made["id"]))["standing"]
     assert (standing["attempts_used"], standing["attempts_left"]) == (2, 0)
     assert [a["attempt_number"] for a in standing["attempts"]] == [1, 2]
@@ -555,6 +567,56 @@ async def test_candidates_see_upcoming_open_and_closed_sittings(
     assert done["standing"]["counted_score"] == result.json()["scaled_score"]
     review = await client.get(f"/api/v1/attempts/{attempt['id']}/result", headers=candidate.headers)
     assert review.json()["review"] is not None
+
+
+@pytest.mark.parametrize(
+    ("method", "counts"),
+    [("highest", "second"), ("first", "first"), ("last", "second"), ("mean", None)],
+)
+async def test_the_grading_method_picks_the_score_that_counts(
+    client: Client,
+    people: dict[str, Person],
+    cohort_id: int,
+    settings: Settings,
+    method: str,
+    counts: str | None,
+) -> None:
+    candidate = people["candidate"]
+    made = await sitting(client, people, cohort_id, attempts_allowed=2, grading_method=method)
+    bank = await bank_by_stem(client, people["instructor"])
+    results = {}
+    for name, answer in (("first", wrong_answer), ("second", right_answer)):
+        attempt = (await start_in(client, candidate, made["id"])).json()
+        for item in attempt["items"]:
+            saved = await client.put(
+                f"/api/v1/attempts/{attempt['id']}/responses/{item['position']}",
+                json={"answer": answer(item, bank[item["stem"]])},
+                headers=candidate.headers,
+            )
+            assert saved.status_code == 200
+        submitted = await client.post(
+            f"/api/v1/attempts/{attempt['id']}/submit", headers=candidate.headers
+        )
+        results[name] = submitted.json()
+    assert results["first"]["scaled_score"] < results["second"]["scaled_score"]
+    expected = (
+        results[counts]["scaled_score"]
+        if counts
+        else (results["first"]["scaled_score"] + results["second"]["scaled_score"]) / 2
+    )
+    standing = (await entry(client, candidate, made["id"]))["standing"]
+    assert standing["counted_score"] == expected
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            row = await session.get(Sitting, made["id"])
+            assert row is not None
+            counted = await counted_scores(session, row)
+    finally:
+        await engine.dispose()
+    assert counted == {
+        candidate.user.id: Counted(expected, results[counts]["attempt_id"] if counts else None)
+    }
 
 
 # --- races --------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from exam_service.exams.sitting_rules import (
+    Counted,
     Extra,
     Terms,
     attempts_left,
-    counted_score,
+    counted,
     deadline,
     extended_limit,
     refusal,
@@ -154,13 +155,19 @@ def test_span_reads_in_its_two_largest_units(seconds: float, said: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "expected"),
-    [("highest", 810.0), ("first", 640.0), ("last", 700.0), ("mean", 716.6666666666666)],
+    [
+        ("highest", Counted(810.0, 12)),
+        ("first", Counted(640.0, 11)),
+        ("last", Counted(700.0, 14)),
+        ("mean", Counted(740.0, None)),
+    ],
 )
-def test_each_grading_method_counts_its_score(method: str, expected: float) -> None:
-    assert counted_score(method, [640.0, 810.0, 700.0]) == pytest.approx(expected)
+def test_each_grading_method_counts_its_score(method: str, expected: Counted) -> None:
+    graded = [(11, 640.0), (12, 810.0), (13, 810.0), (14, 700.0)]  # in the order started
+    assert counted(method, graded) == expected
 
 
 def test_nothing_graded_counts_nothing_and_an_unknown_method_is_an_error() -> None:
-    assert counted_score("highest", []) is None
+    assert counted("highest", []) is None
     with pytest.raises(ValueError, match="unknown grading method 'best'"):
-        counted_score("best", [1.0])
+        counted("best", [(1, 1.0)])
