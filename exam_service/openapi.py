@@ -81,6 +81,8 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/sittings"): frozenset({404}),  # the blueprint or cohorts in the body
     ("PATCH", "/api/v1/sittings/{sitting_id}"): frozenset({409}),  # fixed once started
     ("DELETE", "/api/v1/sittings/{sitting_id}"): frozenset({409}),  # has attempts
+    # two changes of one candidate's accommodation at once, both inserting
+    ("PUT", "/api/v1/sittings/{sitting_id}/accommodations/{username}"): frozenset({409}),
     ("PUT", "/api/v1/attempts/{attempt_id}/responses/{position}"): frozenset({409}),
     ("POST", "/api/v1/attempts/{attempt_id}/responses/{position}/check"): frozenset({403, 409}),
     ("GET", "/api/v1/attempts/{attempt_id}/result"): frozenset({409}),

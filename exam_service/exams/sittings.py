@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -320,19 +321,28 @@ async def set_accommodation(
             f"closes_at {sitting_rules.iso(closes_at)} is not after the sitting opens "
             f"({sitting_rules.iso(sitting.opens_at)})"
         )
-    row = await session.get(Accommodation, (sitting.id, user.id))
-    if row is None:
-        row = Accommodation(sitting_id=sitting.id, user_id=user.id)
-        session.add(row)
-    row.extra_time_seconds = spec.extra_time_seconds
-    row.time_multiplier = spec.time_multiplier
-    row.extra_attempts = spec.extra_attempts
-    row.closes_at = closes_at
-    row.updated_at = utcnow()
-    await session.commit()
+    saved: Accommodation | None = None
+    for _ in range(2):  # a parallel PUT may insert the row first; then update it
+        row = await session.get(Accommodation, (sitting.id, user.id))
+        if row is None:
+            row = Accommodation(sitting_id=sitting.id, user_id=user.id)
+            session.add(row)
+        row.extra_time_seconds = spec.extra_time_seconds
+        row.time_multiplier = spec.time_multiplier
+        row.extra_attempts = spec.extra_attempts
+        row.closes_at = closes_at
+        row.updated_at = utcnow()
+        try:
+            await session.commit()
+            saved = row
+            break
+        except IntegrityError:
+            await session.rollback()
+    if saved is None:
+        raise Conflict(f"{username!r}'s accommodation was being changed at once; send it again")
     await retime_open_attempts(session, sitting, user.id)
-    await session.refresh(row, ["user"])
-    return row
+    await session.refresh(saved, ["user"])
+    return saved
 
 
 async def remove_accommodation(

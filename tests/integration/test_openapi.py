@@ -84,7 +84,7 @@ EXPECTED_ERRORS = {
     (
         "put",
         "/api/v1/sittings/{sitting_id}/accommodations/{username}",
-    ): {400, 401, 403, 404, 413, 422, 503},
+    ): {400, 401, 403, 404, 409, 413, 422, 503},
     (
         "put",
         "/api/v1/attempts/{attempt_id}/responses/{position}",
