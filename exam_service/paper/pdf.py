@@ -6,12 +6,16 @@ and one bubble answer sheet per candidate.
     answer_sheets_pdf(doc, form, candidates)    one answer sheet page per candidate
     render_booklets(doc, forms, processes)      several booklets, optionally in processes
 
-Speed (DESIGN: 10-15 ms per 65-question booklet): text is measured and wrapped once per
-distinct text and width (`LayoutCache`), so a question's layout is computed once per paper
-exam and every later form or copy only places the cached lines with its own numbers and
-option letters. Pages are paginated by this module (so "Page x of y" is known up front) and
-drawn on the canvas without Platypus, each page's text as one block of PDF text operators
-(`_TextWriter`). Answer sheets draw what all candidates share once, as a form XObject.
+Speed (DESIGN: at least 10x faster per copy than Auto Multiple Choice in the same run;
+`bench/paper.py` measures both): text is measured and wrapped once per distinct text and
+width (`LayoutCache`) and kept as page rows, so a question's layout is computed once per
+paper exam and every later form or copy only puts its own numbers and option letters before
+the cached rows. Pages are paginated by this module (so "Page x of y" is known up front)
+and drawn without Platypus or the canvas's drawing methods: each page's rules and boxes as
+one block of PDF operators, its text as one block of text operators (`_TextWriter`), the
+operators of a line of ASCII made once per process (`_shown`); each page's content is
+handed to ReportLab as bytes (`_encode_streams`). Answer sheets draw what all candidates
+share once, as a form XObject.
 
 Safety: no text goes through a `Paragraph` (whose markup is code: CVE-2023-33733); canvas
 strings are raw text, printed literally, cleaned of control characters and capped
@@ -32,8 +36,9 @@ import multiprocessing
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.pdfbase.pdfmetrics import getFont
@@ -122,8 +127,9 @@ SHEET_NOTES = (
 )
 
 
-@dataclass(frozen=True)
-class TextStyle:
+class TextStyle(NamedTuple):
+    """A named tuple, so that the layout caches keyed by it hash it in C."""
+
     font: str
     size: float
     leading: float
@@ -158,12 +164,14 @@ class LayoutCache:
     Keyed by the raw text with its style, limit and width: a question has the same texts on
     every form, so its stem, options, prompts and case are measured once per paper exam
     whatever order a form prints them in; a revised text is a new key, so a stale layout can
-    never be served (the question_key alone could not promise that). Bounded: emptied when
-    `limit` entries are held.
+    never be served (the question_key alone could not promise that). The lines are kept as
+    page rows too (`rows`), so a copy only adds its question numbers and option letters.
+    Bounded: emptied when `limit` entries are held.
     """
 
     def __init__(self, limit: int = 50_000) -> None:
         self._lines: dict[tuple[str, TextStyle, int, float], tuple[str, ...]] = {}
+        self._rows: dict[tuple[str, TextStyle, int, float, float, bool], tuple[_Row, ...]] = {}
         self._limit = limit
 
     def lines(self, text: str, style: TextStyle, cap: int, width: float) -> tuple[str, ...]:
@@ -176,7 +184,31 @@ class LayoutCache:
             self._lines[key] = found
         return found
 
+    def rows(
+        self,
+        text: str,
+        style: TextStyle,
+        cap: int,
+        width: float,
+        x: float = 0.0,
+        *,
+        shade: bool = False,
+    ) -> tuple[_Row, ...]:
+        """The `lines` of the text as rows of one run each, `x` points from the margin."""
+        key = (text, style, cap, width, x, shade)
+        found = self._rows.get(key)
+        if found is None:
+            if len(self._rows) >= self._limit:
+                self._rows.clear()
+            found = tuple(
+                _Row(style.leading, (_Run(x, style, line),), shade)
+                for line in self.lines(text, style, cap, width)
+            )
+            self._rows[key] = found
+        return found
+
     def __len__(self) -> int:
+        """How many texts have been laid out."""
         return len(self._lines)
 
 
@@ -224,8 +256,25 @@ class _Block:
         for line in lines:
             self.rows.append(_Row(style.leading, (_Run(x, style, line),), shade=shade))
 
+    def labelled(self, label: _Run, rows: Sequence[_Row]) -> None:
+        """`rows` (from `LayoutCache.rows`) with `label` before the first line."""
+        first = rows[0]
+        self.rows.append(_Row(first.height, (label, *first.runs), first.shade))
+        self.rows.extend(rows[1:])
+
     def gap(self, height: float, shade: bool = False) -> None:
-        self.rows.append(_Row(height, shade=shade))
+        self.rows.append(_gap(height, shade))
+
+
+@lru_cache(maxsize=256)
+def _gap(height: float, shade: bool) -> _Row:
+    return _Row(height, shade=shade)
+
+
+@lru_cache(maxsize=4096)
+def _label(x: float, style: TextStyle, text: str) -> _Run:
+    """A question number, option letter or bullet: the same few on every copy."""
+    return _Run(x, style, text)
 
 
 def _paginate(blocks: Sequence[_Block], body: float) -> list[list[_Row]]:
@@ -273,51 +322,50 @@ class _Pages:
     def draw(self, pages: list[list[_Row]]) -> None:
         total = len(pages)
         for number, rows in enumerate(pages, start=1):
-            self._decorate(number, total, heading=number > 1)
-            self._shapes(rows)
+            graphics = ["q"]
+            self._decorate(graphics, number, total, heading=number > 1)
+            self._shapes(graphics, rows)
+            graphics.append("Q")
+            self.canvas.addLiteral("\n".join(graphics))
             self._text(rows)
             self.canvas.showPage()
 
-    def _decorate(self, number: int, total: int, *, heading: bool) -> None:
-        """The rules now, the running text with the page's text (`_text` flushes it)."""
-        canvas, width, writer = self.canvas, self.width, self.writer
-        canvas.setStrokeGray(0.75)
-        canvas.setLineWidth(0.5)
+    def _decorate(self, graphics: list[str], number: int, total: int, *, heading: bool) -> None:
+        """The rules, and the running text with the page's text (`_text` flushes it)."""
+        width, writer = self.width, self.writer
+        graphics.append("0.75 G 0.5 w")
         right = width - MARGIN
         writer.write(MARGIN, FOOTER_Y, RUNNING, self.foot)
         page = f"Page {number} of {total}"
         writer.write(right - text_width(page, FONT, RUNNING.size), FOOTER_Y, RUNNING, page)
-        canvas.line(MARGIN, FOOTER_Y + 10, right, FOOTER_Y + 10)
+        graphics.append(_line(MARGIN, FOOTER_Y + 10, right))
         if heading:
             top = self.height - HEADER_Y
             writer.write(MARGIN, top, RUNNING, self.head)
             mark_width = text_width(self.mark, BOLD, RUNNING_MARK.size)
             writer.write(right - mark_width, top, RUNNING_MARK, self.mark)
-            canvas.line(MARGIN, top - 5, right, top - 5)
+            graphics.append(_line(MARGIN, top - 5, right))
 
-    def _shapes(self, rows: list[_Row]) -> None:
+    def _shapes(self, graphics: list[str], rows: list[_Row]) -> None:
         """Shaded bands (one per run of shaded rows) and boxes, under the text."""
-        canvas = self.canvas
-        canvas.setFillGray(SHADE)
-        canvas.setStrokeGray(INK)
-        canvas.setLineWidth(0.8)
+        graphics.append(f"{SHADE:g} g {INK:g} G 0.8 w")
         top = self.height - MARGIN
         band: float | None = None
         for row in rows:
             if row.shade and band is None:
                 band = top
             elif not row.shade and band is not None:
-                self._band(band, top)
+                graphics.append(self._band(band, top))
                 band = None
             for x, y, w, h in row.boxes:
-                canvas.rect(MARGIN + x, top - y - h, w, h, stroke=1, fill=0)
+                graphics.append(f"{MARGIN + x:.2f} {top - y - h:.2f} {w:.2f} {h:.2f} re S")
             top -= row.height
         if band is not None:
-            self._band(band, top)
+            graphics.append(self._band(band, top))
 
-    def _band(self, top: float, bottom: float) -> None:
+    def _band(self, top: float, bottom: float) -> str:
         width = self.width - 2 * MARGIN + 12
-        self.canvas.rect(MARGIN - 6, bottom, width, top - bottom, stroke=0, fill=1)
+        return f"{MARGIN - 6:.2f} {bottom:.2f} {width:.2f} {top - bottom:.2f} re f"
 
     def _text(self, rows: list[_Row]) -> None:
         writer = self.writer
@@ -331,6 +379,11 @@ class _Pages:
         writer.flush()
 
 
+def _line(left: float, y: float, right: float) -> str:
+    """A horizontal rule, as PDF operators."""
+    return f"{left:.2f} {y:.2f} m {right:.2f} {y:.2f} l S"
+
+
 PDF_ESCAPES = str.maketrans(
     {
         **{code: f"\\{code:03o}" for code in range(256) if code < 32 or code > 126},
@@ -340,6 +393,20 @@ PDF_ESCAPES = str.maketrans(
     }
 )
 """Bytes (as Latin-1 characters) to the escapes of a PDF literal string."""
+
+
+@lru_cache(maxsize=32768)
+def _shown(line: str, font: str) -> tuple[tuple[str, int, str], ...] | None:
+    """(font, subset 0, `Tj` operator) of each piece of a line, made once per line and
+    style, when every piece is printable ASCII: our fonts print ASCII at its own codes in
+    subset 0 in every document. None when a piece is not, since its codes depend on the
+    characters a document has used before (`_TextWriter._encoded`)."""
+    shown = []
+    for face, piece in pieces(line, font):
+        if not (piece.isascii() and piece.isprintable()):
+            return None
+        shown.append((face, 0, f"({piece.translate(PDF_ESCAPES)}) Tj"))
+    return tuple(shown)
 
 
 class _TextWriter:
@@ -375,20 +442,22 @@ class _TextWriter:
             self.grey = style.grey
             code.append(f"{style.grey:g} g")
         code.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm")
-        for font, piece in pieces(text, style.font):
-            if piece.isascii() and piece.isprintable():
-                encoded: Iterable[tuple[int, str]] = ((0, piece),)
-            else:
-                encoded = (
-                    (subset, data.decode("latin-1"))
-                    for subset, data in getFont(font).splitString(piece, self.doc)
-                )
-            for subset, data in encoded:
-                name = self._name(font, subset)
-                if self.font != (name, size):
-                    self.font = (name, size)
-                    code.append(f"{name} {size:g} Tf")
-                code.append(f"({data.translate(PDF_ESCAPES)}) Tj")
+        shown = _shown(text, style.font) or self._encoded(text, style.font)
+        for font, subset, operator in shown:
+            name = self.names.get((font, subset)) or self._name(font, subset)
+            if self.font != (name, size):
+                self.font = (name, size)
+                code.append(f"{name} {size:g} Tf")
+            code.append(operator)
+
+    def _encoded(self, text: str, font: str) -> tuple[tuple[str, int, str], ...]:
+        """(font, subset, `Tj` operator) of each piece of a line with text beyond ASCII,
+        encoded into this document's subsets."""
+        return tuple(
+            (face, subset, f"({data.decode('latin-1').translate(PDF_ESCAPES)}) Tj")
+            for face, piece in pieces(text, font)
+            for subset, data in getFont(face).splitString(piece, self.doc)
+        )
 
     def flush(self) -> None:
         if self.code:
@@ -429,8 +498,17 @@ def _render(
     head = fit_line(head, FONT, 8, width - 2 * MARGIN - text_width(mark, BOLD, 9) - 12)
     foot = fit_line(foot, FONT, 8, width - 2 * MARGIN - 80)
     _Pages(canvas, (width, height), head, mark, foot).draw(pages)
+    _encode_streams(canvas)
     canvas.save()
     return buffer.getvalue()
+
+
+def _encode_streams(canvas: Canvas) -> None:
+    """Each page's content as bytes, encoded at once: ReportLab would encode the text
+    through its PDFDocEncoding codec character by character (a fifth of a booklet's time).
+    The content is ASCII (`_TextWriter` escapes every other byte), so nothing changes."""
+    for page in canvas._doc.Pages.pages:
+        page.stream = page.stream.encode("ascii")
 
 
 # ---- Booklet ----------------------------------------------------------------------------
@@ -449,8 +527,9 @@ def booklet_pdf(
     the key. A top-level function, so process pools can run it.
 
     Uncompressed by default: ReportLab wraps compressed pages in ASCII85, which without its
-    optional C accelerator (the `rl-accel` package) costs a third of a booklet's time; a
-    65-question booklet is about 75 KiB uncompressed, 20 KiB compressed."""
+    optional C accelerator (the `rl-accel` package) more than doubles a booklet's time (13
+    against 5 ms here); a 65-question booklet is about 160 KiB uncompressed, 110 KiB
+    compressed (its embedded fonts, compressed either way, are about 70 KiB)."""
     register()
     layouts = LAYOUTS if cache is None else cache
     paper_form = _form(doc, form)
@@ -494,9 +573,9 @@ def _cover(doc: PaperExamDocument, form: PrintedForm, width: float, cache: Layou
     block.rows.append(_Row(18.0, (_Run(0, SUBHEADING, "Instructions"),)))
     given = [clean_text(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
     for text in [*given, *STANDARD_INSTRUCTIONS]:
-        lines = cache.lines(text, BODY, INSTRUCTION_TEXT, width - 14)
-        block.rows.append(_Row(BODY.leading, (_Run(0, BODY, "\u2022"), _Run(14, BODY, lines[0]))))
-        block.text(BODY, lines[1:], 14)
+        block.labelled(
+            _label(0, BODY, "\u2022"), cache.rows(text, BODY, INSTRUCTION_TEXT, width - 14, 14)
+        )
         block.gap(3)
     block.gap(10)
     block.text(LABEL, ["Do not open this booklet until you are told to start."])
@@ -538,10 +617,10 @@ def _case(
     )
     title = f"Case: {question.case_title}" if question.case_title else "Case"
     block.gap(4, shade=True)
-    block.text(CASE_TITLE, cache.lines(title, CASE_TITLE, TITLE_TEXT, width)[:2], shade=True)
+    block.rows += cache.rows(title, CASE_TITLE, TITLE_TEXT, width, shade=True)[:2]
     block.text(HINT, [refer], shade=True)
     block.gap(3, shade=True)
-    block.text(CASE, cache.lines(question.case_scenario or "", CASE, CASE_TEXT, width), shade=True)
+    block.rows += cache.rows(question.case_scenario or "", CASE, CASE_TEXT, width, shade=True)
     block.gap(5, shade=True)
     block.gap(8)
 
@@ -558,12 +637,10 @@ def _hint(question: PaperQuestion) -> str:
 
 def _question(block: _Block, question: PaperQuestion, width: float, cache: LayoutCache) -> None:
     text_width = width - INDENT
-    stem = cache.lines(question.stem, STEM, STEM_TEXT, text_width)
-    number = _Run(0, NUMBER, f"{question.number}.")
-    block.rows.append(_Row(STEM.leading, (number, _Run(INDENT, STEM, stem[0]))))
-    block.text(STEM, stem[1:], INDENT)
+    stem = cache.rows(question.stem, STEM, STEM_TEXT, text_width, INDENT)
+    block.labelled(_label(0, NUMBER, f"{question.number}."), stem)
     block.gap(2)
-    block.text(HINT, cache.lines(_hint(question), HINT, INSTRUCTION_TEXT, text_width), INDENT)
+    block.rows += cache.rows(_hint(question), HINT, INSTRUCTION_TEXT, text_width, INDENT)
     block.gap(3)
     if question.type == "matching":
         block.text(LABEL, ["Prompts"], INDENT)
@@ -598,14 +675,8 @@ def _options(
     block: _Block, texts: Sequence[str], labels: Sequence[str], width: float, cache: LayoutCache
 ) -> None:
     for label, text in zip(labels, texts, strict=True):
-        lines = cache.lines(text, OPTION, OPTION_TEXT, width - GUTTER)
-        block.rows.append(
-            _Row(
-                OPTION.leading,
-                (_Run(INDENT, OPTION_LABEL, label), _Run(INDENT + GUTTER, OPTION, lines[0])),
-            )
-        )
-        block.text(OPTION, lines[1:], INDENT + GUTTER)
+        rows = cache.rows(text, OPTION, OPTION_TEXT, width - GUTTER, INDENT + GUTTER)
+        block.labelled(_label(INDENT, OPTION_LABEL, label), rows)
         block.gap(2)
 
 
