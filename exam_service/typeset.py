@@ -260,7 +260,7 @@ class _EmbeddedFont(TTFont):  # type: ignore[misc]  # reportlab ships no type hi
         (formatting them number by number took a booklet about half a millisecond), and
         characters beyond U+FFFF (emoji) mapped back to text as UTF-16, as the ToUnicode
         map must be: ReportLab writes their code point as is, which readers reject, so an
-        emoji would not copy or extract."""
+        emoji would not copy or extract. The ToUnicode map is handed over as bytes."""
         state = self.state.get(doc)
         if state is None:
             super().addObjects(doc)
@@ -278,9 +278,13 @@ class _EmbeddedFont(TTFont):  # type: ignore[misc]  # reportlab ships no type hi
                 widths = self._widths[codes] = _Preformatted(f"[{numbers}]".encode("ascii"))
             font = fonts[name]
             font.Widths = widths
+            to_unicode = doc.idToObject[font.ToUnicode.name]
+            cmap = to_unicode.content
             if max(codes) > 0xFFFF:
-                to_unicode = doc.idToObject[font.ToUnicode.name]
-                to_unicode.content = ASTRAL.sub(_utf16, to_unicode.content)
+                cmap = ASTRAL.sub(_utf16, cmap)
+            # As bytes: ReportLab would encode the text through its PDFDocEncoding codec
+            # character by character.
+            to_unicode.content = cmap.encode("ascii") if cmap.isascii() else cmap
 
 
 ASTRAL = re.compile(r"(?<=> )<([0-9A-F]{5,6})>")

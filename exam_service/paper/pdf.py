@@ -13,9 +13,9 @@ paper exam and every later form or copy only puts its own numbers and option let
 the cached rows. Pages are paginated by this module (so "Page x of y" is known up front)
 and drawn without Platypus or the canvas's drawing methods: each page's rules and boxes as
 one block of PDF operators, its text as one block of text operators (`_TextWriter`), the
-operators of a line of ASCII made once per process (`_shown`); each page's content is
-handed to ReportLab as bytes (`_encode_streams`). Answer sheets draw what all candidates
-share once, as a form XObject.
+operators of a line of ASCII made once per process (`_shown`). Each page's content goes to
+ReportLab as bytes, and the pages share one resource dictionary (`_finish_pages`). Answer
+sheets draw what all candidates share once, as a form XObject.
 
 Safety: no text goes through a `Paragraph` (whose markup is code: CVE-2023-33733); canvas
 strings are raw text, printed literally, cleaned of control characters and capped
@@ -41,6 +41,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFResourceDictionary
 from reportlab.pdfbase.pdfmetrics import getFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -498,17 +499,27 @@ def _render(
     head = fit_line(head, FONT, 8, width - 2 * MARGIN - text_width(mark, BOLD, 9) - 12)
     foot = fit_line(foot, FONT, 8, width - 2 * MARGIN - 80)
     _Pages(canvas, (width, height), head, mark, foot).draw(pages)
-    _encode_streams(canvas)
+    _finish_pages(canvas, (width, height))
     canvas.save()
     return buffer.getvalue()
 
 
-def _encode_streams(canvas: Canvas) -> None:
-    """Each page's content as bytes, encoded at once: ReportLab would encode the text
-    through its PDFDocEncoding codec character by character (a fifth of a booklet's time).
-    The content is ASCII (`_TextWriter` escapes every other byte), so nothing changes."""
-    for page in canvas._doc.Pages.pages:
+def _finish_pages(canvas: Canvas, size: tuple[float, float]) -> None:
+    """What ReportLab would write out for every page, made once per document: each page's
+    content as bytes, encoded at once (ReportLab would encode it through its PDFDocEncoding
+    codec character by character, a fifth of a booklet's time; it is ASCII, since
+    `_TextWriter` escapes every other byte), and one resource dictionary (fonts and
+    procedure sets) and one media box that every page refers to instead of a copy on each.
+    These pages use no images, patterns or transparency, the other resources a page has."""
+    doc = canvas._doc
+    resources = PDFResourceDictionary()
+    resources.basicFonts()
+    resources.allProcs()
+    shared = doc.Reference(resources)
+    box = doc.Reference(PDFArray([0, 0, *size]))
+    for page in doc.Pages.pages:
         page.stream = page.stream.encode("ascii")
+        page.Resources, page.MediaBox = shared, box
 
 
 # ---- Booklet ----------------------------------------------------------------------------
