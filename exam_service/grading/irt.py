@@ -87,8 +87,11 @@ k = ceil(cut% · n / 100). Readiness draws the abilities from their posterior (2
 predictive probability of passing a sitting, with the 5th and 95th percentiles as the 90%
 interval: with few answers the posterior is the prior and the interval spans most of
 [0, 1]. "How many more questions": n more answers, spread over the objectives as a form
-spreads them and scored at their expected value, are added as weighted pseudo-answers, and
-the smallest n whose interval is narrower than the target width is found by bisection.
+spreads them and scored at their expected value, are added as weighted pseudo-answers; as
+the answers will move the estimate (mostly away from the cut, where intervals are widest),
+this is done for five abilities the candidate may have (the 10th, 30th, ..., 90th
+percentiles of the posterior of θ_g) and the widths averaged; the n at which the average
+falls below the target width is found to within 10% by bisection (on a log scale).
 Objectives hold a candidate back when their expected percent is below the cut; their
 `shortfall` is the number of questions a form's share of that objective loses against the
 cut, n_o·(cut - mastery_o)/100.
@@ -160,7 +163,8 @@ BLOCK_ROWS = 16_384
 LABEL_FACILITY: Mapping[str, float] = {"easy": 0.8, "medium": 0.6, "hard": 0.4}
 """A guess at the share right for the bank's difficulty labels, for items never answered."""
 _MAX_STEP = 1.0
-_ENTRY_CHUNK = 32_768
+_PAIR_ROWS = 512
+"""Persons per chunk of the final pass's per-answer arithmetic (~25,000 answers)."""
 
 
 # --- the θ grid ---------------------------------------------------------------------------
@@ -235,19 +239,23 @@ def theta_for_percent(
     *,
     bounds: tuple[float, float] = B_BOUNDS,
 ) -> float:
-    """The θ where the test characteristic curve T(θ) equals `percent` (bisection: T rises
-    with θ when every a > 0). ValueError when T does not reach it within `bounds`."""
+    """The θ where the test characteristic curve T(θ) equals `percent` (T rises with θ when
+    every a > 0): bracketed on a grid 0.05 apart, then bisected to 1e-9. ValueError when T
+    does not reach it within `bounds`."""
     low, high = bounds
-    t_low, t_high = expected_percent(a, b, [low, high], weight)
-    if not t_low <= percent <= t_high:
+    thetas = np.linspace(low, high, max(2, round((high - low) / 0.05) + 1))
+    curve = expected_percent(a, b, thetas, weight)
+    if not curve[0] <= percent <= curve[-1]:
         raise ValueError(
             f"an expected {percent:g}% is not reached for θ in [{low:g}, {high:g}] "
-            f"(the curve runs from {t_low:.1f}% to {t_high:.1f}%): choose a cut inside that "
-            "range or check the item parameters"
+            f"(the curve runs from {curve[0]:.1f}% to {curve[-1]:.1f}%): choose a cut inside "
+            "that range or check the item parameters"
         )
-    for _ in range(60):
+    above = int(np.searchsorted(curve, percent))
+    low, high = float(thetas[max(above - 1, 0)]), float(thetas[above])
+    while high - low > 1e-9:
         middle = 0.5 * (low + high)
-        if expected_percent(a, b, [middle], weight)[0] < percent:
+        if expected_percent(a, b, middle, weight) < percent:
             low = middle
         else:
             high = middle
@@ -521,31 +529,49 @@ class _Design:
 
     @classmethod
     def build(cls, responses: Responses, kept: Ints, block_rows: int) -> _Design:
-        compact = np.full(responses.n_items, -1, dtype=np.int64)
-        compact[kept] = np.arange(kept.size)
-        use = compact[responses.item] >= 0
-        item = compact[responses.item[use]]
-        score = responses.score[use]
-        person = responses.person[use]
+        # int32 indexes and float32 weights: about 26 bytes per response at the peak here,
+        # 8 in the matrix that stays.
+        compact = np.full(responses.n_items, -1, dtype=np.int32)
+        compact[kept] = np.arange(kept.size, dtype=np.int32)
+        item = compact[responses.item]
+        score, person = responses.score, responses.person
+        use = item >= 0
+        if not use.all():
+            item, score, person = item[use], score[use], person[use]
+        del use
         seen = np.bincount(person, minlength=responses.n_persons) > 0
-        row_of = np.cumsum(seen) - 1
-        rows = row_of[person]
+        rows = (np.cumsum(seen, dtype=np.int64) - 1).astype(np.int32)[person]
         del person
-        split = (score > 0) & (score < 1)  # partial credit: a "right" and a "wrong" share
         columns = 2 * item + (score > 0)
-        values = np.where(split, score, 1.0)
-        if split.any():
+        values = np.ones(score.size, dtype=np.float32)
+        split = np.flatnonzero((score > 0) & (score < 1))  # partial credit: right and wrong shares
+        if split.size:
+            values[split] = score[split]
             rows = np.concatenate([rows, rows[split]])
             columns = np.concatenate([columns, 2 * item[split]])
-            values = np.concatenate([values, 1 - score[split]])
+            values = np.concatenate([values, (1 - score[split]).astype(np.float32)])
+        del item, score, split
         n_rows = int(seen.sum())
-        matrix = sparse.csr_array(
-            (values.astype(np.float32), (rows, columns)), shape=(n_rows, 2 * kept.size)
-        )
+        matrix = sparse.csr_array((values, (rows, columns)), shape=(n_rows, 2 * kept.size))
         del rows, columns, values
         matrix.sum_duplicates()
+        # Blocks of rows that share the matrix's arrays (views, no copies).
+        blocks = []
         step = max(1, block_rows)
-        blocks = [matrix[start : start + step] for start in range(0, n_rows, step)]
+        for start in range(0, n_rows, step):
+            stop = min(start + step, n_rows)
+            low, high = matrix.indptr[start], matrix.indptr[stop]
+            blocks.append(
+                sparse.csr_array(
+                    (
+                        matrix.data[low:high],
+                        matrix.indices[low:high],
+                        matrix.indptr[start : stop + 1] - low,
+                    ),
+                    shape=(stop - start, matrix.shape[1]),
+                    copy=False,
+                )
+            )
         return cls(blocks, np.flatnonzero(seen).astype(np.int64))
 
 
@@ -660,42 +686,56 @@ def _final_pass(design: _Design, a: Floats, b: Floats, grid: Grid, model: Model)
         second = (posterior @ (nodes32 * nodes32)).astype(np.float64)
         thetas.append(theta)
         sds.append(np.sqrt(np.maximum(second - theta**2, 0.0)))
-        row = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-        column = block.indices.astype(np.int64)
-        value = block.data.astype(np.float64)
-        # Entries of one (person, item) pair are adjacent (sorted columns 2j, 2j + 1).
-        key = row * n_items + (column >> 1)
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        pair_row, pair_item = row[starts], column[starts] >> 1
-        y = np.add.reduceat(value * (column & 1), starts)
-        r = np.add.reduceat(value, starts)
-        moments = np.empty((starts.size, 5))
-        for lo in range(0, starts.size, _ENTRY_CHUNK):
-            hi = min(lo + _ENTRY_CHUNK, starts.size)
-            moments[lo:hi] = np.einsum(
-                "mq,mkq->mk", posterior[pair_row[lo:hi]], curves[pair_item[lo:hi]]
-            )
-        e0, e1, e2, ep, em = moments.T
-        a_j, b_j = a[pair_item], b[pair_item]
-        t_i = theta[pair_row]
-        grad_a = y * (t_i - b_j) - r * (e1 - b_j * e0)
-        grad_b = -a_j * (y - r * e0)
-        stats.xaa += np.bincount(pair_item, grad_a * grad_a, n_items)
-        stats.xab += np.bincount(pair_item, grad_a * grad_b, n_items)
-        stats.xbb += np.bincount(pair_item, grad_b * grad_b, n_items)
-        if model == "rasch":
-            per_person = np.bincount(pair_row, grad_a, block.shape[0])
-            stats.common_a += float((per_person**2).sum())
-        # E[(y - rP)²], E[rP(1 - P)] and E[(y - rP)² / (rP(1 - P))] over the posterior,
-        # using 1/(P(1 - P)) = 2 + e^l + e^-l and P/(1 - P) = e^l (l the logit).
-        stats.squares += np.bincount(pair_item, y * y - 2 * y * r * e0 + r * r * e2, n_items)
-        stats.variance += np.bincount(pair_item, r * (e0 - e2), n_items)
-        z_squared = (y * y * (2 + ep + em) - 2 * y * r * (1 + ep) + r * r * ep) / r
-        stats.z_squares += np.bincount(pair_item, z_squared, n_items)
-        stats.units += np.bincount(pair_item, minlength=n_items)
+        for first in range(0, block.shape[0], _PAIR_ROWS):
+            last = min(first + _PAIR_ROWS, block.shape[0])
+            _add_pair_stats(stats, block, first, last, posterior, theta, a, b, curves, model)
     stats.theta = np.concatenate(thetas) if thetas else np.empty(0)
     stats.theta_sd = np.concatenate(sds) if sds else np.empty(0)
     return stats
+
+
+def _add_pair_stats(
+    stats: _Stats,
+    block: Any,
+    first: int,
+    last: int,
+    posterior: npt.NDArray[np.float32],
+    theta: Floats,
+    a: Floats,
+    b: Floats,
+    curves: npt.NDArray[np.float32],
+    model: Model,
+) -> None:
+    """Add rows first..last of a block to the cross-product information and the fit sums."""
+    n_items = a.size
+    low, high = block.indptr[first], block.indptr[last]
+    row = np.repeat(np.arange(first, last), np.diff(block.indptr[first : last + 1]))
+    column = block.indices[low:high].astype(np.int64)
+    value = block.data[low:high].astype(np.float64)
+    # Entries of one (person, item) pair are adjacent (sorted columns 2j, 2j + 1).
+    key = row * n_items + (column >> 1)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    pair_row, pair_item = row[starts], column[starts] >> 1
+    y = np.add.reduceat(value * (column & 1), starts)
+    r = np.add.reduceat(value, starts)
+    e0, e1, e2, ep, em = np.einsum("mq,mkq->km", posterior[pair_row], curves[pair_item])
+    a_j, b_j = a[pair_item], b[pair_item]
+    t_i = theta[pair_row]
+    grad_a = y * (t_i - b_j) - r * (e1 - b_j * e0)
+    grad_b = -a_j * (y - r * e0)
+    stats.xaa += np.bincount(pair_item, grad_a * grad_a, n_items)
+    stats.xab += np.bincount(pair_item, grad_a * grad_b, n_items)
+    stats.xbb += np.bincount(pair_item, grad_b * grad_b, n_items)
+    if model == "rasch":
+        per_person = np.bincount(pair_row - first, grad_a, last - first)
+        stats.common_a += float((per_person**2).sum())
+    # E[(y - rP)²], E[rP(1 - P)] and E[(y - rP)² / (rP(1 - P))] over the posterior,
+    # using 1/(P(1 - P)) = 2 + e^l + e^-l and P/(1 - P) = e^l (l the logit).
+    stats.squares += np.bincount(pair_item, y * y - 2 * y * r * e0 + r * r * e2, n_items)
+    stats.variance += np.bincount(pair_item, r * (e0 - e2), n_items)
+    z_squared = (y * y * (2 + ep + em) - 2 * y * r * (1 + ep) + r * r * ep) / r
+    stats.z_squares += np.bincount(pair_item, z_squared, n_items)
+    stats.units += np.bincount(pair_item, minlength=n_items)
 
 
 # --- ability ------------------------------------------------------------------------------
@@ -947,7 +987,7 @@ def mastery(
             pool.a[evidence.item], pool.b[evidence.item], evidence.score, nodes
         )
         per_answer *= evidence.weight[:, None]
-        np.add.at(log_lik, pool.objective[evidence.item], per_answer)
+        log_lik = _one_hot(pool.objective[evidence.item], k_objectives) @ per_answer
     general_sd = math.sqrt(1 - spread**2)
     log_general = -0.5 * (nodes / general_sd) ** 2
     if spread > 0:
@@ -962,9 +1002,10 @@ def mastery(
     posterior = Mastery(grid, general, conditional, ())
     marginal = posterior.marginal
     # mastery_o(θ) = 100 · mean over o's pool items of P_j(θ)
-    curves = np.zeros((k_objectives, nodes.size))
     sizes = np.bincount(pool.objective, minlength=k_objectives)
-    np.add.at(curves, pool.objective, probability(pool.a[:, None], pool.b[:, None], nodes))
+    curves = _one_hot(pool.objective, k_objectives) @ probability(
+        pool.a[:, None], pool.b[:, None], nodes
+    )
     curves = 100 * curves / np.maximum(sizes, 1)[:, None]
     on_form = _objective_counts(pool, form)
     answered = np.bincount(pool.objective[evidence.item], evidence.weight, minlength=k_objectives)
@@ -1021,6 +1062,8 @@ class Readiness:
 
 
 MAX_MORE_QUESTIONS = 2_000
+FUTURE_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+FUTURE_DRAWS = 500
 
 
 def readiness(
@@ -1060,7 +1103,7 @@ def readiness(
     if target_width is not None:
         more = _questions_for_width(
             pool, form, groups, evidence, state, high - low, target_width, level, spread,
-            draws, seed, grid,
+            seed, grid,
         )  # fmt: skip
     order = sorted(state.objectives, key=lambda o: (not o.on_form, -o.shortfall))
     return Readiness(
@@ -1108,8 +1151,7 @@ def _pass_draws(
     share = np.zeros(draws)
     rows = np.arange(k_objectives)[:, None]
     for count, members in groups:
-        per_objective = np.zeros((k_objectives, nodes.size))
-        np.add.at(per_objective, pool.objective[members], p_nodes[members])
+        per_objective = _one_hot(pool.objective[members], k_objectives) @ p_nodes[members]
         share += count / form.length * per_objective[rows, picks].sum(axis=0) / members.size
     share = np.clip(share, 0.0, 1.0)
     passing = bdtrc(form.required_right() - 1, form.length, share)
@@ -1126,36 +1168,42 @@ def _questions_for_width(
     target: float,
     level: float,
     spread: float,
-    draws: int,
     seed: int,
     grid: Grid,
 ) -> int | None:
-    """The fewest extra answers (spread as a form spreads them, scored at their expected
-    value under the current posterior) after which the interval is at most `target` wide."""
+    """About how many more answers (within 10%) make the interval at most `target` wide:
+    the answers are spread as a form spreads them and scored at their expected value, for
+    each of five abilities (the 10th to 90th percentiles of θ_g with each θ_o at its mean
+    given θ_g), and the widths are averaged (module docstring)."""
     if width <= target:
         return 0
-    objective_theta = state.objective_theta()
-    expected_score = probability(pool.a, pool.b, objective_theta[pool.objective])
+    nodes = grid.nodes
+    at = np.searchsorted(np.cumsum(state.general), FUTURE_QUANTILES).clip(0, nodes.size - 1)
+    futures = state.conditional[:, at, :] @ nodes  # objectives × scenarios: E[θ_o | θ_g]
     items = np.concatenate([members for _, members in groups])
     shares = np.concatenate([np.full(m.size, c / m.size) for c, m in groups]) / form.length
     tail = (1 - level) / 2
 
     def width_after(extra: int) -> float:
-        more = Evidence(
-            np.concatenate([evidence.item, items]),
-            np.concatenate([evidence.score, expected_score[items]]),
-            np.concatenate([evidence.weight, extra * shares]),
-        )
-        after = mastery(pool, more, cut_percent=form.cut_percent, spread=spread, grid=grid)
-        _, passing = _pass_draws(pool, form, groups, after, draws, seed)
-        low, high = np.quantile(passing, [tail, 1 - tail])
-        return float(high - low)
+        widths = []
+        for future in futures.T:
+            expected = probability(pool.a[items], pool.b[items], future[pool.objective[items]])
+            more = Evidence(
+                np.concatenate([evidence.item, items]),
+                np.concatenate([evidence.score, expected]),
+                np.concatenate([evidence.weight, extra * shares]),
+            )
+            after = mastery(pool, more, cut_percent=form.cut_percent, spread=spread, grid=grid)
+            _, passing = _pass_draws(pool, form, groups, after, FUTURE_DRAWS, seed)
+            low, high = np.quantile(passing, [tail, 1 - tail])
+            widths.append(high - low)
+        return float(np.mean(widths))
 
     if width_after(MAX_MORE_QUESTIONS) > target:
         return None
     low, high = 0, MAX_MORE_QUESTIONS
-    while high - low > 1:
-        middle = (low + high) // 2
+    while high - low > max(1, high // 10):
+        middle = max(low + 1, min(high - 1, round(math.sqrt(max(low, 1) * high))))
         if width_after(middle) <= target:
             high = middle
         else:
@@ -1196,6 +1244,7 @@ def next_item(
     form: FormRule,
     rng: np.random.Generator,
     stop: StopRule | None = None,
+    exclude: Sequence[int] | npt.ArrayLike = (),
     top_k: int = 5,
     breadth: int = 20,
     spread: float = OBJECTIVE_SPREAD,
@@ -1205,8 +1254,10 @@ def next_item(
     least `breadth` of them), then the `top_k` most informative of those at their
     objective's θ, one of which is drawn at random (module docstring). `served` are the pool
     indexes already served in this session (never served again; they count towards the
-    length); `evidence` is every answer that should inform θ. Only objectives the form
-    draws from are practised."""
+    length); `exclude` are pool indexes not to serve now either, such as the items of the
+    candidate's recent sessions, so that the same items do not keep coming back (they do
+    not count towards the length); `evidence` is every answer that should inform θ. Only
+    objectives the form draws from are practised."""
     rule = stop or StopRule()
     served_ = np.unique(np.asarray(served, dtype=np.int64).ravel())
     flat = eap(pool.a[evidence.item], pool.b[evidence.item], evidence.score,
@@ -1220,6 +1271,8 @@ def next_item(
     for _, members in form_groups(pool, form):
         eligible[members] = True
     eligible[served_[served_ < pool.size]] = False
+    excluded = np.asarray(exclude, dtype=np.int64).ravel()
+    eligible[excluded[(excluded >= 0) & (excluded < pool.size)]] = False
     if not eligible.any():
         return NextItem(None, "pool", theta, se, None)
     state = mastery(pool, evidence, cut_percent=form.cut_percent, spread=spread, grid=grid)
@@ -1321,6 +1374,13 @@ def _objective_counts(pool: ItemPool, form: FormRule | None) -> Ints:
         elif code in pool.objectives:
             counts[pool.objectives.index(code)] += count
     return np.rint(counts).astype(np.int64)
+
+
+def _one_hot(index: Ints, size: int) -> Floats:
+    """size × len(index): 1 where row == index[column]; its product sums rows by index."""
+    matrix = np.zeros((size, index.size))
+    matrix[index, np.arange(index.size)] = 1.0
+    return matrix
 
 
 def _check_evidence(pool: ItemPool, evidence: Evidence) -> None:

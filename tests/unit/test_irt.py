@@ -129,6 +129,16 @@ def test_a_person_with_every_answer_right_gets_a_finite_high_theta() -> None:
     assert 0 < fit.person_se[0] < 1
 
 
+def test_a_rerun_started_from_the_last_calibration_takes_a_few_iterations() -> None:
+    data, _, _, _ = simulated_calibration(seed=25, persons=1500, items=60, length=30)
+    first = irt.calibrate(data)
+    again = irt.calibrate(data, start=first)
+
+    assert again.converged and again.iterations <= 3 < first.iterations
+    np.testing.assert_allclose(again.b, first.b, atol=2e-3)
+    np.testing.assert_allclose(again.a, first.a, atol=2e-3)
+
+
 def test_nothing_to_estimate_returns_without_iterating() -> None:
     fit = irt.calibrate(irt.Responses.from_arrays([0, 1, 2], [0, 0, 1], [1, 0, 1]))
 
@@ -362,6 +372,22 @@ def test_adaptive_practice_stops_at_its_length_and_when_the_pool_is_used_up() ->
     evidence = irt.Evidence.of(everything, np.ones(everything.size))
     rule = irt.StopRule(max_items=100, target_se=0.0)
     assert irt.next_item(pool, evidence, everything, form=one, rng=rng, stop=rule).stop == "pool"
+
+
+def test_excluded_items_are_not_served_and_do_not_count_towards_the_length() -> None:
+    pool = objective_pool(26)
+    rng = np.random.default_rng(27)
+    recent = np.flatnonzero(pool.objective == 2)[:15]
+    stop = irt.StopRule(max_items=5, target_se=0.0)
+    nothing = irt.Evidence.of([], [])
+    for _ in range(30):
+        choice = irt.next_item(pool, nothing, [], form=FORM, rng=rng, stop=stop, exclude=recent)
+        assert choice.item is not None and choice.item not in recent
+
+    one = irt.FormRule({"D2": 1}, cut_percent=50)
+    rest = np.flatnonzero(pool.objective == 2)[15:]
+    choice = irt.next_item(pool, nothing, rest, form=one, rng=rng, exclude=recent)
+    assert choice.stop == "pool"
 
 
 def test_before_calibration_the_pool_runs_on_classical_difficulty() -> None:
