@@ -43,7 +43,14 @@ from exam_service.exams.controllers import (
 )
 from exam_service.headers import security_headers
 from exam_service.heavy import HeavyWork
+from exam_service.metrics import POOLS
 from exam_service.migrate import current_revisions, head_revisions
+from exam_service.observability import (
+    configure_logging,
+    metrics,
+    observe_requests,
+    tracing_plugins,
+)
 from exam_service.openapi import render_plugins
 from exam_service.paper.controllers import PaperExamController
 from exam_service.reports.controllers import ReportController, score_report
@@ -78,6 +85,7 @@ async def health() -> dict[str, str]:
 def create_app(settings: Settings) -> Litestar:
     """Build the app for `settings`; the engine is made at startup and disposed at shutdown."""
     check_secret(settings)
+    configure_logging(settings)
     engine = create_engine(settings.database_url, settings.sqlite_busy_timeout_ms)
     auth = jwt_auth(settings)
     sessions = session_factory(engine)
@@ -86,8 +94,14 @@ def create_app(settings: Settings) -> Litestar:
     writer = ResponseWriter(engine, settings.sqlite_busy_timeout_ms)
     heavy = HeavyWork(settings.heavy_workers, settings.heavy_queue)
 
+    def pool_readings() -> list[tuple[str, int, int]]:
+        pool: Any = engine.sync_engine.pool
+        used, idle = pool.checkedout(), pool.checkedin()
+        return [("orm", used, used + idle), ("answers", *writer.connections())]
+
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        POOLS.sources.append(pool_readings)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(
@@ -100,6 +114,7 @@ def create_app(settings: Settings) -> Litestar:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            POOLS.sources.remove(pool_readings)
             await writer.close()
             await engine.dispose()
 
@@ -148,10 +163,11 @@ def create_app(settings: Settings) -> Litestar:
     def provide_heavy() -> HeavyWork:
         return heavy
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
+            metrics,
             AuthController,
             me,
             create_user,
@@ -193,6 +209,8 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         exception_handlers=problem_handlers,
         lifespan=[lifespan],
+        logging_config=None,  # configure_logging above
+        plugins=tracing_plugins(settings),
         openapi_config=OpenAPIConfig(
             title="exam_service",
             version=__version__,
@@ -202,3 +220,5 @@ def create_app(settings: Settings) -> Litestar:
         ),
         debug=False,
     )
+    observe_requests(app, settings)
+    return app

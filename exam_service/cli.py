@@ -40,8 +40,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     print(f"exam_service is serving on http://{shown}:{port}")
     print(f"API docs: http://{shown}:{port}/schema  (OpenAPI JSON at /schema/openapi.json)")
-    # Forwarded headers are read by the app, from EXAM_TRUSTED_PROXIES only (http.client_address)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=False)
+    # Forwarded headers are read by the app, from EXAM_TRUSTED_PROXIES only (http.client_address).
+    # uvicorn's own records go to the app's log format (log_config=None leaves logging as
+    # create_app set it); the app logs each request itself, with its id (observability.py).
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
     return 0
 
 

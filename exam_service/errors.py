@@ -10,10 +10,12 @@
      ├── NotReady               503  the database is unreachable or not migrated
      └── Busy                   503  the instance's heavy-work pool is full; carries Retry-After
 
-Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors, and
-SQLite's "database is locked", which becomes 503 with Retry-After: the request wrote
-nothing and may be sent again) into `application/problem+json` responses, so no handler
-builds an error by hand. Every message says what was wrong and what to do about it.
+Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors,
+SQLite's "database is locked", and a database server that is down, restarting or dropped
+the connection, each of which becomes 503 with Retry-After: the request may be sent
+again) into `application/problem+json` responses, so no handler builds an error by hand.
+Every message says what was wrong and what to do about it. Unexpected errors (500) are
+logged once, with their traceback and the request's id, which their detail quotes.
 
 A body has the members RFC 9457 defines (`type`, `title`, the integer HTTP `status`,
 `detail`, `instance`) and may add its own (`errors`, `deadline`, `attempt_status`); an
@@ -30,6 +32,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import asyncpg
 import msgspec
 import sqlalchemy.exc
 from litestar import Request, Response
@@ -213,14 +216,75 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if database_unreachable(exc):
+        return _database_unavailable(request, exc)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    request_id = request.scope.get("state", {}).get("request_id")
+    quoted = f" (request id {request_id})" if request_id else ""
     return problem(
         request,
         500,
         "internal-error",
-        "The server failed to handle this request; it has been logged. Try again, and "
-        "report it to the operator if it persists.",
+        f"The server failed to handle this request{quoted}; it has been logged. Try again, "
+        "and report it to the operator with the request id if it persists.",
     )
+
+
+UNREACHABLE = (
+    ConnectionError,  # refused, reset, broken pipe: the server is down or went away
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, the connection was lost
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,  # 57P01: a restart or fast shutdown ended the session
+    asyncpg.CrashShutdownError,  # 57P02
+)
+DB_RETRY_SECONDS = 2
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc`, or anything it was raised from, says the database server cannot be
+    reached: down, restarting, refusing connections, or a connection it dropped. The
+    pools reconnect by themselves once it is back (SQLAlchemy's pre-ping, asyncpg's
+    pool), so such a request may simply be sent again."""
+    pending, seen = [exc], set()
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, UNREACHABLE):
+            return True
+        if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+            return True
+        text = str(error)
+        if isinstance(error, OSError) and "Connect call failed" in text:
+            return True  # asyncio's error when every address of the host refused
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in text:
+            return True
+        if isinstance(error, asyncpg.InternalClientError) and "cannot switch to state" in text:
+            # the server's "terminating connection" arrived on an idle pooled connection
+            # just before this statement was sent on it; the pool replaces the connection
+            return True
+        for cause in (getattr(error, "orig", None), error.__cause__, error.__context__):
+            if isinstance(cause, BaseException):
+                pending.append(cause)
+    return False
+
+
+def _database_unavailable(request: Request[Any, Any, Any], exc: BaseException) -> Response[Any]:
+    logger.warning(
+        "database unreachable during %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        str(exc).splitlines()[0][:200] if str(exc) else "",
+    )
+    detail = (
+        "the database cannot be reached right now (it may be restarting), so this request "
+        f"was not completed; send it again in {DB_RETRY_SECONDS} seconds (sending an answer "
+        "again is safe)"
+    )
+    headers = {"Retry-After": str(DB_RETRY_SECONDS)}
+    return problem(request, 503, "database-unavailable", detail, None, headers)
 
 
 BUSY_RETRY_SECONDS = 2

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from functools import partial
 from typing import ParamSpec, TypeVar
 
 from exam_service.errors import Busy
+from exam_service.metrics import HEAVY_BUSY, HEAVY_IN_FLIGHT, HEAVY_JOB_DURATION
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -84,20 +86,32 @@ class HeavyWork:
 
     async def run(self, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`job(*args, **kwargs)` in a worker process; `job` is a module-level function
-        whose arguments and result pickle. Busy (503) when the pool is full."""
+        whose arguments and result pickle. Busy (503) when the pool is full.
+
+        Timed from here (queue wait included) per job function (`/metrics`:
+        exam_heavy_job_duration_seconds{kind="booklet_pdf",...})."""
         if self.in_flight >= self.capacity:
+            HEAVY_BUSY.inc()
             raise Busy(
                 f"the server is busy with {self.in_flight} imports, scans or printouts; "
                 "send this again in a few seconds (candidates' exams are not affected)",
                 retry_after=5,
             )
         self.in_flight += 1
+        HEAVY_IN_FLIGHT.inc()
+        started = time.perf_counter()
+        outcome = "error"
         try:
             loop = asyncio.get_running_loop()
             pool = _pool(self.workers or default_workers())
-            return await loop.run_in_executor(pool, partial(job, *args, **kwargs))
+            result = await loop.run_in_executor(pool, partial(job, *args, **kwargs))
+            outcome = "ok"
+            return result
         finally:
             self.in_flight -= 1
+            HEAVY_IN_FLIGHT.dec()
+            kind = getattr(job, "__name__", type(job).__name__)
+            HEAVY_JOB_DURATION.labels(kind, outcome).observe(time.perf_counter() - started)
 
 
 def shutdown() -> None:

@@ -13,6 +13,8 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'exam_service.sqlit
 DEFAULT_SECRET_KEY = "development-only-secret-change-me"
 DEFAULT_SQLITE_BUSY_MS = 10_000
 """How long a SQLite write waits for the file's write lock before it gives up."""
+LOG_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "trace": 5}
+"""EXAM_LOG_LEVEL's values (uvicorn's names) and the `logging` level of each."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Settings:
     env: str = "development"
     bank_path: Path = field(default=ROOT / "question_bank")
     log_level: str = "info"
+    """The app's and uvicorn's log level; at info every request is logged (one line)."""
     data_dir: Path = field(default=ROOT / "var")
     """Local files other than the database: the demo accounts' passwords."""
     token_ttl_seconds: int = 12 * 3600
@@ -47,6 +50,10 @@ class Settings:
     fewer than the CPUs, at least one."""
     heavy_queue: int = 8
     """Heavy jobs that may wait for a worker; past that, 503 with Retry-After."""
+    metrics_token: str = ""
+    """The bearer token a Prometheus scraper sends to /metrics; empty: only admins' tokens."""
+    tracing: bool = False
+    """OpenTelemetry traces through Litestar's plugin, exported as the OTEL_* variables say."""
 
     @property
     def is_development(self) -> bool:
@@ -83,6 +90,14 @@ class Settings:
         environment = env.get("EXAM_ENV", defaults.env)
         if environment not in ("development", "production"):
             raise ValueError(f"EXAM_ENV must be 'development' or 'production', got {environment!r}")
+        log_level = env.get("EXAM_LOG_LEVEL", defaults.log_level).lower()
+        if log_level not in LOG_LEVELS:
+            raise ValueError(
+                f"EXAM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+            )
+        tracing = env.get("EXAM_TRACING", "off").lower()
+        if tracing not in ("on", "off", "true", "false", "1", "0", ""):
+            raise ValueError(f"EXAM_TRACING must be 'on' or 'off', got {tracing!r}")
         return cls(
             database_url=env.get("EXAM_DATABASE_URL", defaults.database_url),
             host=env.get("EXAM_HOST", defaults.host),
@@ -90,7 +105,7 @@ class Settings:
             secret_key=env.get("EXAM_SECRET_KEY", defaults.secret_key),
             env=environment,
             bank_path=Path(env.get("EXAM_BANK_PATH", str(defaults.bank_path))),
-            log_level=env.get("EXAM_LOG_LEVEL", defaults.log_level),
+            log_level=log_level,
             data_dir=Path(env.get("EXAM_DATA_DIR", str(defaults.data_dir))),
             token_ttl_seconds=number("EXAM_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds),
             max_body_bytes=number("EXAM_MAX_BODY_BYTES", defaults.max_body_bytes),
@@ -107,4 +122,6 @@ class Settings:
             trusted_proxies=networks("EXAM_TRUSTED_PROXIES"),
             heavy_workers=number("EXAM_HEAVY_WORKERS", defaults.heavy_workers),
             heavy_queue=number("EXAM_HEAVY_QUEUE", defaults.heavy_queue),
+            metrics_token=env.get("EXAM_METRICS_TOKEN", defaults.metrics_token).strip(),
+            tracing=tracing in ("on", "true", "1"),
         )

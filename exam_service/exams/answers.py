@@ -23,6 +23,7 @@ from exam_service.db import sqlite_pragmas, utcnow
 from exam_service.errors import Conflict, InvalidInput, NotFound
 from exam_service.exams.delivery import AnswerRejected, AnswerSpec, answer_spec, check_answer
 from exam_service.exams.service import missing_attempt, utc_clock
+from exam_service.metrics import ANSWER_SAVES, LATE_SAVES
 from exam_service.models import Attempt, AttemptItem, QuestionRevision, Response
 from exam_service.settings import DEFAULT_SQLITE_BUSY_MS
 
@@ -117,6 +118,13 @@ class PostgresAnswers:
         if self.pool is not None:
             await self.pool.close()
 
+    def connections(self) -> tuple[int, int]:
+        """(in use, open) connections of the pool."""
+        if self.pool is None:
+            return 0, 0
+        held = self.pool.get_size()
+        return held - self.pool.get_idle_size(), held
+
 
 class SqliteAnswers:
     """The upsert on one aiosqlite connection. SQLite has one writer at a time anyway;
@@ -147,6 +155,12 @@ class SqliteAnswers:
     async def close(self) -> None:
         if self.connection is not None:
             await self.connection.close()
+
+    def connections(self) -> tuple[int, int]:
+        """(in use, open): the one connection, in use while a save holds it."""
+        if self.connection is None:
+            return 0, 0
+        return int(self.lock.locked()), 1
 
 
 @dataclass
@@ -187,6 +201,10 @@ class ResponseWriter:
         if self.answers is not None:
             await self.answers.close()
             self.answers = None
+
+    def connections(self) -> tuple[int, int]:
+        """(in use, open) connections of the save path, for /metrics."""
+        return (0, 0) if self.answers is None else self.answers.connections()
 
     async def shape(self, attempt_id: int) -> AttemptShape | None:
         cached = self.shapes.get(attempt_id)
@@ -245,6 +263,7 @@ class ResponseWriter:
         written = await store.write(AnswerRow(attempt_id, position, stored, flagged, now, me.id))
         if written != 1:
             await self._explain_refusal(attempt_id, position, now)
+        ANSWER_SAVES.inc()
         left = None
         if shape.deadline is not None:
             left = max(0, math.floor((shape.deadline - now).total_seconds()))
@@ -270,6 +289,7 @@ class ResponseWriter:
                 "its answer is locked"
             )
         deadline = row.deadline or row.submitted_at or now
+        LATE_SAVES.labels("submitted" if row.status == "submitted" else "expired").inc()
         if row.status == "submitted":
             closed = f"was submitted at {utc_clock(row.submitted_at or now)}"
         else:

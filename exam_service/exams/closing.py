@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -16,6 +17,7 @@ from exam_service.db import utcnow
 from exam_service.exams.delivery import LETTERS, display_key
 from exam_service.exams.service import attempt_scale, load_attempt, objective_codes, visible_attempt
 from exam_service.grading import scoring
+from exam_service.metrics import GRADING_DURATION, GRADINGS, SWEEP_LAG
 from exam_service.models import Attempt, Objective, Result, ResultObjective
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ async def close_attempt(
     attempt's finish time is its deadline.
     """
     now = now or utcnow()
+    started = time.perf_counter()
     guard = update(Attempt).where(Attempt.id == attempt_id, Attempt.status == "in_progress")
     if expired:
         statement = guard.where(Attempt.closes_at < now).values(
@@ -112,6 +115,8 @@ async def close_attempt(
         return False
     await grade_attempt(session, attempt_id)
     await session.commit()
+    GRADING_DURATION.observe(time.perf_counter() - started)
+    GRADINGS.labels("expired" if expired else "submitted").inc()
     return True
 
 
@@ -144,18 +149,20 @@ async def sweep_expired(sessions: async_sessionmaker[AsyncSession], batch: int =
     closed = 0
     async with sessions() as session:
         now = utcnow()
-        ids = (
-            await session.scalars(
-                select(Attempt.id)
+        due = (
+            await session.execute(
+                select(Attempt.id, Attempt.closes_at)
                 .where(Attempt.status == "in_progress", Attempt.closes_at < now)
                 .order_by(Attempt.closes_at)
                 .limit(batch)
             )
         ).all()
         await session.rollback()
-        for attempt_id in ids:
+        for attempt_id, closes_at in due:
             if await close_attempt(session, attempt_id, expired=True, now=now):
                 closed += 1
+                if closes_at is not None:
+                    SWEEP_LAG.observe((utcnow() - closes_at).total_seconds())
     return closed
 
 

@@ -142,6 +142,8 @@ def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
 MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/health"): (fixed("/health"), everyone(200)),
     ("GET", "/ready"): (fixed("/ready"), everyone(200)),
+    # without EXAM_METRICS_TOKEN (as here) only admins; a scraper's token: test_observability
+    ("GET", "/metrics"): (fixed("/metrics"), {**staff(403), "admin": 200}),
     ("POST", "/api/v1/auth/token"): (own_credentials, {**everyone(200), "anonymous": 401}),
     ("GET", "/api/v1/me"): (fixed("/api/v1/me"), signed_in(200)),
     ("POST", "/api/v1/users"): (
