@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
+from exam_service.errors import database_unreachable
 from exam_service.exams.delivery import LETTERS, display_key
 from exam_service.exams.service import attempt_scale, load_attempt, objective_codes, visible_attempt
 from exam_service.grading import scoring
@@ -175,8 +176,13 @@ async def sweep_forever(sessions: async_sessionmaker[AsyncSession], interval: fl
                 logger.info("closed %d expired attempt(s)", closed)
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep sweeping after a database hiccup
-            logger.exception("the expiry sweep failed; retrying in %.0f s", interval)
+        except Exception as exc:  # keep sweeping after a database hiccup
+            if database_unreachable(exc):  # down or restarting: no traceback every interval
+                logger.warning(
+                    "the expiry sweep cannot reach the database; retrying in %.0f s", interval
+                )
+            else:
+                logger.exception("the expiry sweep failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -104,7 +105,7 @@ async def stored_answer(db_url: str, attempt_id: int, position: int) -> Any:
 
 
 async def test_saves_get_503_while_the_database_is_down_and_succeed_once_it_is_back(
-    db_url: str, settings: Settings, bank_dir: Any
+    db_url: str, settings: Settings, bank_dir: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite is a file in the app's process: there is no server to lose")
@@ -115,7 +116,9 @@ async def test_saves_get_503_while_the_database_is_down_and_succeed_once_it_is_b
     proxy = FlakyProxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.listen()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    app = create_app(Settings(**{**vars(settings), "database_url": proxied}))
+    app = create_app(
+        Settings(**{**vars(settings), "database_url": proxied, "sweep_interval_seconds": 1})
+    )
     async with AsyncTestClient(app=app) as client:
         attempt = await start(client, candidate, "starter-mock")
         single = next(i for i in attempt["items"] if i["type"] == "single")
@@ -138,6 +141,11 @@ async def test_saves_get_503_while_the_database_is_down_and_succeed_once_it_is_b
         ready = await client.get("/ready")
         assert ready.status_code == 503 and "unreachable" in ready.json()["detail"]
         assert (await client.get("/health")).status_code == 200
+        with caplog.at_level(logging.WARNING, logger="exam_service.exams.closing"):
+            await asyncio.sleep(1.5)  # a sweep runs meanwhile: one line, no traceback
+        sweeps = [r for r in caplog.records if r.name == "exam_service.exams.closing"]
+        assert sweeps and all(r.exc_info is None for r in sweeps)
+        assert "cannot reach the database" in sweeps[-1].getMessage()
 
         proxy.listen()  # the server is back, on the same address
         back = await client.put(save_url, json={"answer": ["C"]}, headers=candidate.headers)
