@@ -120,6 +120,17 @@ def test_items_with_too_few_responses_or_no_variation_are_not_estimated() -> Non
     assert rows[3].b == pytest.approx(fit.b[3])
 
 
+def test_partial_credit_counts_as_that_share_of_a_right_answer() -> None:
+    data, _, _, _ = simulated_calibration(seed=28, persons=1000, items=40, length=20)
+    whole = irt.calibrate(data)
+    halved = np.where((data.item == 0) & (data.score == 1), 0.5, data.score)
+    partial = irt.calibrate(irt.Responses.from_arrays(data.person, data.item, halved))
+
+    assert partial.converged and np.isfinite(partial.b).all()
+    assert partial.b[0] > whole.b[0] + 0.3  # half credit: the item looks harder
+    np.testing.assert_allclose(partial.b[1:], whole.b[1:], atol=0.1)
+
+
 def test_a_person_with_every_answer_right_gets_a_finite_high_theta() -> None:
     data, _, _, _ = simulated_calibration(seed=6, persons=800, items=40, length=20)
     score = np.where(data.person == 0, 1.0, data.score)
@@ -132,7 +143,7 @@ def test_a_person_with_every_answer_right_gets_a_finite_high_theta() -> None:
 def test_a_rerun_started_from_the_last_calibration_takes_a_few_iterations() -> None:
     data, _, _, _ = simulated_calibration(seed=25, persons=1500, items=60, length=30)
     first = irt.calibrate(data)
-    again = irt.calibrate(data, start=first)
+    again = irt.calibrate(data, start=(first.a, first.b))
 
     assert again.converged and again.iterations <= 3 < first.iterations
     np.testing.assert_allclose(again.b, first.b, atol=2e-3)
@@ -207,6 +218,9 @@ def test_cut_theta_is_where_the_test_characteristic_curve_meets_the_cut() -> Non
 
     cut = irt.theta_for_percent(pool.a, pool.b, 65.0, weights)
     assert irt.expected_percent(pool.a, pool.b, cut, weights) == pytest.approx(65.0, abs=1e-6)
+    rule = irt.FormRule(FORM.counts, cut_percent=65.0)
+    assert irt.cut_theta(pool, rule) == pytest.approx(cut)
+    assert irt.form_percent(pool, rule, cut) == pytest.approx(65.0, abs=1e-6)
     curve = irt.expected_percent(pool.a, pool.b, np.linspace(-3, 3, 13), weights)
     assert (np.diff(curve) > 0).all()
     with pytest.raises(ValueError, match="an expected 99.9% is not reached"):
@@ -291,6 +305,18 @@ def test_the_estimate_of_more_questions_is_met_by_answering_them() -> None:
         pool, FORM, irt.Evidence.of(items, np.concatenate([scores, answer(pool, more, theta, rng)]))
     )
     assert after.high - after.low < 0.3 + 0.1  # a real draw of answers, not their expectation
+
+
+def test_without_an_objective_spread_mastery_is_the_single_ability() -> None:
+    pool = objective_pool(29)
+    rng = np.random.default_rng(30)
+    items = rng.choice(pool.size, 40, replace=False)
+    scores = answer(pool, items, np.full(OBJECTIVES, 0.5), rng)
+    state = irt.mastery(pool, irt.Evidence.of(items, scores), cut_percent=50, spread=0.0)
+    flat = irt.eap(pool.a[items], pool.b[items], scores)
+
+    assert state.theta == pytest.approx(flat.theta[0], abs=1e-6)
+    np.testing.assert_allclose(state.objective_theta(), flat.theta[0], atol=1e-6)
 
 
 def test_the_weak_objective_is_named_first() -> None:
