@@ -9,8 +9,8 @@ the Prometheus endpoint and, when turned on, OpenTelemetry traces.
   (logger `exam_service.access`, INFO).
 - `configure_logging`: root logging at `EXAM_LOG_LEVEL`; one JSON object per line in
   production, a human line in development; every record of a request carries its id.
-  Records go through a queue to a writer thread, so a slow stderr never stalls the event
-  loop.
+  Finished lines go through a queue to a writer thread (`LineWriter`), so a slow stderr
+  never stalls the event loop.
 - `metrics`: `GET /metrics` in the Prometheus text format. With `EXAM_METRICS_TOKEN` set,
   that token as a bearer token; an admin's sign-in (bearer token or session cookie) always.
   Unset, only admins: nothing about the service's traffic is public by default.
@@ -26,14 +26,18 @@ costs one dict lookup, one counter increment and one histogram observation.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hmac
+import itertools
 import logging
-import logging.handlers
 import os
 import queue
 import re
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import perf_counter
@@ -83,6 +87,19 @@ def _incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
             text = value.decode("latin-1")
             return text if SANE_REQUEST_ID.fullmatch(text) else None
     return None
+
+
+_id_source: tuple[int, str, Iterator[int]] = (0, "", iter(()))
+
+
+def new_request_id() -> str:
+    """32 hex digits: 20 random ones drawn once per process (after a fork too), then a
+    count, so ids differ across instances and cost no system call per request."""
+    global _id_source
+    pid, prefix, numbers = _id_source
+    if pid != os.getpid():
+        pid, prefix, numbers = _id_source = (os.getpid(), os.urandom(10).hex(), itertools.count())
+    return f"{prefix}{next(numbers):012x}"
 
 
 def _current_trace_id() -> str | None:
@@ -136,7 +153,7 @@ class RequestObserver:
 
     async def _observe(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         started = perf_counter()
-        request_id = _incoming_request_id(scope["headers"]) or os.urandom(16).hex()
+        request_id = _incoming_request_id(scope["headers"]) or new_request_id()
         header = (REQUEST_ID_HEADER, request_id.encode())
         token = REQUEST_ID.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id  # quoted by 500s (errors.py)
@@ -256,8 +273,52 @@ class HumanLines(logging.Formatter):
         return super().format(record)
 
 
-_handler: logging.handlers.QueueHandler | None = None
-_listener: logging.handlers.QueueListener | None = None
+WRITE_EVERY = 0.05
+"""Seconds between the writer thread's writes of what has queued up."""
+
+
+class LineWriter(logging.Handler):
+    """Formats each record where it is made (the request's id is known there) and hands
+    the finished line to a writer thread, which writes whatever has queued up in one go:
+    a slow stderr pipe never holds up the event loop, and a busy instance pays one write
+    per batch of lines, not per line. Standard error is looked up at each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._write, name="log-writer", daemon=True)
+        self.thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.put(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def _write(self) -> None:
+        # Woken by the clock, not by each line: a thread waiting on the queue would be
+        # woken by every put and take the GIL from the event loop each time.
+        done = False
+        while not done:
+            time.sleep(WRITE_EVERY)
+            batch: list[str] = []
+            with contextlib.suppress(queue.Empty):
+                while (line := self.lines.get_nowait()) is not None:
+                    batch.append(line)
+                done = True
+            if batch:
+                with contextlib.suppress(OSError, ValueError):  # stderr closed at exit
+                    sys.stderr.write("\n".join(batch) + "\n")
+                    sys.stderr.flush()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread (at exit)."""
+        self.lines.put(None)
+        self.thread.join(5)
+        super().close()
+
+
+_writer: LineWriter | None = None
 
 
 def configure_logging(settings: Settings) -> None:
@@ -265,20 +326,13 @@ def configure_logging(settings: Settings) -> None:
     in production, human lines in development, every request's records with its id.
     Called by `create_app`; a second call (tests build many apps) replaces the format and
     the level and keeps the one writer thread."""
-    global _handler, _listener
-    if _handler is None:
-        lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        writer = logging.StreamHandler(sys.stderr)
-        writer.setFormatter(logging.Formatter("%(message)s"))  # already formatted
-        _handler = logging.handlers.QueueHandler(lines)
-        _listener = logging.handlers.QueueListener(lines, writer)
-        _listener.start()
-        import atexit
-
-        atexit.register(_listener.stop)
-        logging.getLogger().addHandler(_handler)
-    _handler.filters = [RequestContext(settings.tracing)]
-    _handler.setFormatter(HumanLines() if settings.is_development else JsonLines())
+    global _writer
+    if _writer is None:
+        _writer = LineWriter()
+        atexit.register(_writer.close)
+        logging.getLogger().addHandler(_writer)
+    _writer.filters = [RequestContext(settings.tracing)]
+    _writer.setFormatter(HumanLines() if settings.is_development else JsonLines())
     logging.getLogger().setLevel(LOG_LEVELS[settings.log_level])
 
 
