@@ -53,7 +53,11 @@ from exam_service.observability import (
 )
 from exam_service.openapi import render_plugins
 from exam_service.paper.controllers import PaperExamController
-from exam_service.reports.controllers import ReportController, score_report
+from exam_service.reports.controllers import (
+    ReportController,
+    score_report,
+    sitting_score_reports,
+)
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
 from exam_service.web.controllers import CandidatePages, PageController, StaffPages
 
@@ -180,6 +184,7 @@ def create_app(settings: Settings) -> Litestar:
             AttemptController,
             ReportController,
             score_report,
+            sitting_score_reports,
             PaperExamController,
             PageController,
             CandidatePages,

@@ -382,6 +382,11 @@ class PaperExam(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
     """The blueprint settings grading needs, as an attempt keeps them."""
+    sitting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sittings.id", ondelete="SET NULL"), index=True
+    )
+    """The sitting it is sat in: its answer sheets default to the sitting's roster and its
+    graded paper answers are attempts in the sitting; null: on its own."""
 
     forms: Mapped[list[PaperForm]] = relationship(
         order_by="PaperForm.code", cascade="all, delete-orphan"

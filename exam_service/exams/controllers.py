@@ -27,6 +27,7 @@ from exam_service.exams import (
     results,
     service,
     sitting_list,
+    sitting_live,
     sittings,
     start,
 )
@@ -47,6 +48,7 @@ from exam_service.exams.schemas import (
     SittingChange,
     SittingCreate,
     SittingEntry,
+    SittingProgress,
     SittingView,
     StatusFilter,
 )
@@ -132,6 +134,14 @@ class SittingController(Controller):
     @get("/{sitting_id:int}", guards=[STAFF], summary="A sitting with its accommodations")
     async def get_sitting(self, db: DbSession, me: Me, sitting_id: PathId) -> SittingView:
         return await sittings.sitting_view(db, await sittings.owned_sitting(db, me, sitting_id))
+
+    @get(
+        "/{sitting_id:int}/progress",
+        guards=[STAFF],
+        summary="The live view: each candidate's latest attempt, started, submitted, time left",
+    )
+    async def progress(self, db: DbSession, me: Me, sitting_id: PathId) -> SittingProgress:
+        return await sitting_live.sitting_progress(db, me, sitting_id)
 
     @patch(
         "/{sitting_id:int}",

@@ -334,3 +334,62 @@ class ResultView(Struct):
 
 
 StatusFilter = Literal["in_progress", "submitted", "expired"]
+
+
+class AccommodationTerms(Struct):
+    """A candidate's accommodation as the sitting's report and live view show it."""
+
+    extra_time_seconds: int | None
+    time_multiplier: float | None
+    extra_attempts: int
+    closes_at: datetime | None
+    """The candidate's own closing time (replacing the sitting's)."""
+
+
+class LiveCandidate(Struct):
+    """One candidate of a sitting's roster in the live view: their latest attempt."""
+
+    user_id: int
+    username: str
+    display_name: str
+    state: Literal["not_started", "in_progress", "submitted", "expired"]
+    """The latest attempt's status, or `not_started`."""
+    attempts_used: int
+    attempts_allowed: int | None
+    """With their extra attempts; null: unlimited."""
+    attempt_id: int | None
+    attempt_number: int | None
+    source: str | None
+    """`online` or `paper`."""
+    started_at: datetime | None
+    deadline: datetime | None
+    seconds_left: int | None
+    """In progress with a deadline: until the deadline (grace not counted)."""
+    submitted_at: datetime | None
+    scaled_score: int | None
+    passed: bool | None
+    accommodation: AccommodationTerms | None
+    on_roster: bool = True
+    """False: no longer in the sitting's cohorts, listed for the attempts they made."""
+
+
+class SittingProgress(Struct):
+    """`GET /api/v1/sittings/{id}/progress`: the live view of a sitting, for its owner."""
+
+    sitting_id: int
+    name: str
+    blueprint_id: str
+    state: Literal["upcoming", "open", "closed"]
+    opens_at: datetime
+    closes_at: datetime | None
+    seconds_until_open: int | None
+    seconds_left: int | None
+    """Open with a closing time: the time left in the sitting's window."""
+    server_time: datetime
+    time_limit_seconds: int | None
+    roster: int
+    not_started: int
+    in_progress: int
+    finished: int
+    """Candidates whose latest attempt is submitted or expired."""
+    candidates: list[LiveCandidate]

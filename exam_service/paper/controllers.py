@@ -45,6 +45,7 @@ def paper_view(exam: PaperExam) -> PaperExamView:
         question_count=len(exam.forms[0].items) if exam.forms else 0,
         time_limit_seconds=exam.settings.get("time_limit_seconds"),
         created_at=exam.created_at,
+        sitting_id=exam.sitting_id,
     )
 
 
@@ -53,10 +54,17 @@ class PaperExamController(Controller):
     tags = ["paper"]
     guards = [STAFF]
 
-    @post("/", summary="Draw a paper exam in 1-26 shuffled forms")
+    @post("/", summary="Draw a paper exam in 1-26 shuffled forms, on its own or in a sitting")
     async def create(self, db: DbSession, me: Me, data: JSONBody[PaperExamCreate]) -> PaperExamView:
         exam = await service.create_paper_exam(
-            db, me, data.blueprint_id, data.title, data.forms, data.seed, data.paper
+            db,
+            me,
+            data.blueprint_id,
+            data.title,
+            data.forms,
+            data.seed,
+            data.paper,
+            data.sitting_id,
         )
         return paper_view(exam)
 
@@ -100,7 +108,8 @@ class PaperExamController(Controller):
 
     @get(
         "/{exam_id:int}/answer-sheets.pdf",
-        summary="One bubble sheet per candidate (candidates=alice,bob and/or blank=N)",
+        summary="One bubble sheet per candidate (candidates=alice,bob and/or blank=N; in a "
+        "sitting, its roster unless candidates are named)",
         media_type=PDF,
     )
     async def answer_sheets(
@@ -115,7 +124,9 @@ class PaperExamController(Controller):
     ) -> Any:
         exam = await service.visible_paper_exam(db, me, exam_id)
         code = service.form_of(exam, form).code
-        people = await service.sheet_candidates(db, me, candidates.split(","), blank)
+        people = await service.sheet_candidates(
+            db, me, candidates.split(","), blank, exam.sitting_id
+        )
         doc = await service.document(db, exam)
         body = await printed(heavy, pdf.answer_sheets_pdf, doc, code, people)
         return download(body, PDF, f"exam-{exam_id}-form-{code}-answer-sheets.pdf")

@@ -7,13 +7,19 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from exam_service.http import RowId
+
 
 class PaperExamCreate(Struct):
-    blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    """`blueprint_id`, or `sitting_id` for a paper exam sat in one of your sittings (its
+    blueprint; its roster gets the answer sheets; its paper answers are attempts in it)."""
+
     title: Annotated[str, Meta(min_length=1, max_length=200)]
+    blueprint_id: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
     forms: Annotated[int, Meta(ge=1, le=26)] = 1
     seed: Annotated[int, Meta(ge=0, lt=2**62)] | None = None
     paper: Literal["a4", "letter"] = "a4"
+    sitting_id: RowId | None = None
 
 
 class PaperExamView(Struct):
@@ -26,6 +32,8 @@ class PaperExamView(Struct):
     question_count: int
     time_limit_seconds: int | None
     created_at: datetime
+    sitting_id: int | None = None
+    """The sitting it is sat in; null: on its own."""
 
 
 class PaperResponse(Struct):

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.access import may_see_user
 from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
-from exam_service.errors import InvalidInput, NotFound
+from exam_service.errors import Conflict, InvalidInput, NotFound
 from exam_service.exams import assembly
 from exam_service.exams.blueprints import exam_spec, get_blueprint
 from exam_service.exams.closing import close_attempt
@@ -50,6 +51,13 @@ from exam_service.paper.schemas import (
     ScanSheet,
 )
 from exam_service.paper.sheet import SheetLayout, form_sheet
+from exam_service.paper.sitting import (
+    candidate_number,
+    next_number,
+    roster_sheets,
+    sitting_for_paper,
+    sitting_problem,
+)
 
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 """Scans of a whole room are large: the scan routes take up to 64 MiB (others:
@@ -59,13 +67,21 @@ EXAM_MAX_BODY_BYTES)."""
 async def create_paper_exam(
     session: AsyncSession,
     me: CurrentUser,
-    blueprint_id: str,
+    blueprint_id: str | None,
     title: str,
     forms: int,
     seed: int | None,
     paper: str,
+    sitting_id: int | None = None,
 ) -> PaperExam:
-    """Draw one question set to the blueprint and lay it out in `forms` forms."""
+    """Draw one question set to the blueprint (a sitting's, with `sitting_id`: see
+    `paper/sitting.py`) and lay it out in `forms` forms."""
+    if sitting_id is not None:
+        blueprint_id = (await sitting_for_paper(session, me, sitting_id, blueprint_id)).blueprint_id
+    if blueprint_id is None:
+        raise InvalidInput(
+            "send blueprint_id, or sitting_id for a paper exam sat in a sitting (its blueprint)"
+        )
     blueprint = await get_blueprint(session, blueprint_id)
     seed = secrets.randbits(62) if seed is None else seed
     pool = await question_pool(session)
@@ -84,6 +100,7 @@ async def create_paper_exam(
         created_by=me.id,
         created_at=utcnow(),
         settings=snapshot(blueprint),
+        sitting_id=sitting_id,
         forms=[
             PaperForm(
                 code=code,
@@ -166,15 +183,19 @@ def key_csv(doc: PaperExamDocument, code: str) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def candidate_number(user_id: int) -> str:
-    """The number bubbled on answer sheets: the user id, eight digits."""
-    return f"{user_id:08d}"
-
-
 async def sheet_candidates(
-    session: AsyncSession, me: CurrentUser, usernames: Sequence[str], blank: int
+    session: AsyncSession,
+    me: CurrentUser,
+    usernames: Sequence[str],
+    blank: int,
+    sitting_id: int | None = None,
 ) -> list[SheetCandidate]:
+    """The named candidates; with none named, the roster of the sitting the exam belongs
+    to (none: no one); then `blank` spare sheets."""
     people = []
+    usernames = [n for n in usernames if n.strip()]
+    if not usernames and sitting_id is not None:
+        people = await roster_sheets(session, sitting_id)
     if usernames:
         names = [n.strip().lower() for n in usernames if n.strip()]
         users = {
@@ -316,6 +337,10 @@ async def check_rows(
                     f"{user.username} already has a graded paper attempt for this exam",
                 )
             )
+        elif exam.sitting_id is not None and (
+            why := await sitting_problem(session, exam.sitting_id, user)
+        ):
+            problems.append(RowError(row, "candidate", why))
         elif user.id in seen:
             problems.append(
                 RowError(
@@ -361,10 +386,15 @@ async def check_rows(
 async def grade_rows(
     session: AsyncSession, exam: PaperExam, rows: Sequence[CheckedRow]
 ) -> list[GradedPaper]:
-    """Store each row as a paper attempt and grade it like an online one."""
+    """Store each row as a paper attempt and grade it like an online one; in a sitting,
+    as the candidate's next attempt there."""
     graded = []
     for row in rows:
         now = utcnow()
+        in_sitting, username = exam.sitting_id, row.user.username
+        attempt_number = None
+        if in_sitting is not None:
+            attempt_number = await next_number(session, in_sitting, row.user.id, username)
         attempt = Attempt(
             user_id=row.user.id,
             blueprint_id=exam.blueprint_id,
@@ -376,6 +406,8 @@ async def grade_rows(
             settings=exam.settings,
             paper_exam_id=exam.id,
             paper_form=row.form.code,
+            sitting_id=exam.sitting_id,
+            attempt_number=attempt_number,
             items=[
                 AttemptItem(
                     position=number,
@@ -387,7 +419,15 @@ async def grade_rows(
             ],
         )
         session.add(attempt)
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError:  # the number is unique per sitting and candidate
+            await session.rollback()
+            raise Conflict(
+                f"{username} started attempt {attempt_number} in sitting {in_sitting} while "
+                "these answers were being graded; the rows before theirs were graded: send "
+                "theirs again"
+            ) from None
         for number, answer in enumerate(row.answers, 1):
             if answer is not None:
                 session.add(

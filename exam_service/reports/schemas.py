@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from msgspec import Struct
 
-from exam_service.exams.schemas import ResultView
+from exam_service.exams.schemas import AccommodationTerms, ResultView
 from exam_service.grading.scoring import Scale
 
 
@@ -56,6 +57,8 @@ class CohortReport(Struct):
     mean_raw: float | None
     sd_raw: float | None
     items_per_attempt: float | None
+    sitting_id: int | None = None
+    """Only the attempts made in this sitting (`?sitting_id=`); null: every attempt."""
 
 
 class OptionShare(Struct):
@@ -90,6 +93,8 @@ class ItemReport(Struct):
     group_share: float
     """The share of attempts in each of the upper and lower groups (0.27)."""
     items: list[ItemStats]
+    sitting_id: int | None = None
+    """Only the attempts made in this sitting (`?sitting_id=`); null: every attempt."""
 
 
 class CandidateAttempt(Struct):
@@ -132,4 +137,87 @@ class ScoreReport(Struct):
     result: ResultView
     study: dict[str, list[str]]
     """Objective code -> study-guide sections to revisit."""
+    generated_at: datetime
+
+
+class CohortName(Struct):
+    id: int
+    name: str
+
+
+CandidateStatus = Literal["not_started", "in_progress", "finished"]
+
+
+class SittingCandidate(Struct):
+    """One candidate in a sitting's report: their attempts and the score that counts."""
+
+    user_id: int
+    username: str
+    display_name: str
+    on_roster: bool
+    """False: no longer in the sitting's cohorts, listed for the attempts they made."""
+    status: CandidateStatus
+    """`finished`: every attempt they started is closed and graded."""
+    attempts_used: int
+    attempts_allowed: int | None
+    """With their extra attempts; null: unlimited."""
+    graded_attempts: int
+    open_attempt_id: int | None
+    first_started_at: datetime | None
+    last_finished_at: datetime | None
+    counted_score: float | None
+    """The scaled score under the sitting's grading method; null: nothing graded yet."""
+    counted_attempt_id: int | None
+    """The attempt whose score counts; null under `mean`, where every graded one does."""
+    passed: bool | None
+    """The counted attempt's verdict; under `mean`, the mean against the passing score."""
+    accommodation: AccommodationTerms | None
+
+
+class SittingReport(Struct):
+    """`GET /api/v1/reports/sittings/{id}`: every candidate of the sitting with the score
+    that counts under its grading method, and the cohort report's figures over those
+    scores (mastery and reliability over the counted attempts: each candidate's counted
+    one, or every graded one under `mean`)."""
+
+    sitting_id: int
+    sitting_name: str
+    blueprint_id: str
+    blueprint_name: str
+    state: Literal["upcoming", "open", "closed"]
+    opens_at: datetime
+    closes_at: datetime | None
+    time_limit_seconds: int | None
+    """The sitting's, else the blueprint's; null: untimed."""
+    attempts_allowed: int | None
+    grading_method: str
+    review_policy: str
+    cohorts: list[CohortName]
+    roster: int
+    """Candidates in the sitting's cohorts."""
+    not_started: int
+    in_progress: int
+    finished: int
+    attempts: int
+    """Attempts started in the sitting (online and paper)."""
+    attempts_counted: str
+    """Which attempts the mastery, reliability and raw figures are over."""
+    candidates_counted: int
+    """Candidates with a counted score: the n of mean, median, sd and pass rate."""
+    scale: Scale
+    mean: float | None
+    median: float | None
+    sd: float | None
+    pass_rate: float | None
+    histogram: list[Bin]
+    """Of the counted scores, one per candidate."""
+    objectives: list[NodeMastery]
+    reliability: float | None
+    reliability_method: str
+    sem_raw: float | None
+    mean_raw: float | None
+    sd_raw: float | None
+    items_per_attempt: float | None
+    candidates: list[SittingCandidate]
+    """By username."""
     generated_at: datetime

@@ -59,10 +59,13 @@ def _f(value: Any) -> float:
 
 
 def selected_attempts(
-    blueprint_id: str, users: Select[Any] | None, counted: str = "all"
+    blueprint_id: str,
+    users: Select[Any] | None,
+    counted: str = "all",
+    sitting_id: int | None = None,
 ) -> Subquery:
-    """Closed attempts at the blueprint (by `users` when given): every one, or each
-    candidate's first or last.
+    """Closed attempts at the blueprint (by `users` when given, in sitting `sitting_id`
+    when given): every one, or each candidate's first or last.
 
     The ranks are always part of the subquery, even when every attempt counts: a subquery
     with window functions is not merged into the query around it, so the planner builds
@@ -84,6 +87,8 @@ def selected_attempts(
     ).where(Attempt.blueprint_id == blueprint_id, Attempt.status.in_(CLOSED))
     if users is not None:
         ranked = ranked.where(Attempt.user_id.in_(users))
+    if sitting_id is not None:
+        ranked = ranked.where(Attempt.sitting_id == sitting_id)
     inner = ranked.subquery("ranked")
     chosen = select(inner.c.attempt_id, inner.c.user_id)
     if counted == "first":
@@ -191,12 +196,19 @@ async def _item_sums(session: AsyncSession, chosen: Subquery) -> list[analysis.I
 
 
 async def cohort_report(
-    session: AsyncSession, viewer: CurrentUser, cohort_id: int, blueprint_id: str, counted: str
+    session: AsyncSession,
+    viewer: CurrentUser,
+    cohort_id: int,
+    blueprint_id: str,
+    counted: str,
+    sitting_id: int | None = None,
 ) -> CohortReport:
+    """The cohort's attempts at the blueprint (only those of sitting `sitting_id`, which
+    the caller has checked the viewer may see, when given)."""
     cohort = await owned_cohort(session, viewer, cohort_id)
     blueprint = await get_blueprint(session, blueprint_id)
     scale = blueprint_scale(blueprint)
-    chosen = selected_attempts(blueprint_id, cohort_members(cohort_id), counted)
+    chosen = selected_attempts(blueprint_id, cohort_members(cohort_id), counted, sitting_id)
     summary = (
         await session.execute(
             select(
@@ -235,6 +247,7 @@ async def cohort_report(
             mean_raw=None,
             sd_raw=None,
             items_per_attempt=None,
+            sitting_id=sitting_id,
         )
     scaled_sum, scaled_squares, passed = _f(summary[2]), _f(summary[3]), _f(summary[4])
     raw_sum, raw_squares, possible = _f(summary[5]), _f(summary[6]), _f(summary[7])
@@ -265,6 +278,7 @@ async def cohort_report(
         mean_raw=round(raw_sum / n, 2),
         sd_raw=_round(raw_sd, 2),
         items_per_attempt=round(k, 1),
+        sitting_id=sitting_id,
     )
 
 
@@ -381,7 +395,11 @@ async def _attempts_and_groups(
 
 
 async def item_report(
-    session: AsyncSession, viewer: CurrentUser, blueprint_id: str, cohort_id: int | None
+    session: AsyncSession,
+    viewer: CurrentUser,
+    blueprint_id: str,
+    cohort_id: int | None,
+    sitting_id: int | None = None,
 ) -> ItemReport:
     """Facility, discrimination and option choices per question revision.
 
@@ -395,7 +413,7 @@ async def item_report(
         users: Select[Any] | None = cohort_members(cohort_id)
     else:
         users = others_visible_to(viewer)
-    chosen = selected_attempts(blueprint_id, users)
+    chosen = selected_attempts(blueprint_id, users, sitting_id=sitting_id)
     n, upper, lower = await _attempts_and_groups(session, chosen)
     total = AttemptItem.attempt_score
     keys = (AttemptItem.revision_id, AttemptItem.scored, AttemptItem.chosen, AttemptItem.points)
@@ -427,6 +445,7 @@ async def item_report(
         attempts=n,
         group_share=analysis.GROUP_SHARE,
         items=items,
+        sitting_id=sitting_id,
     )
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from exam_service.reports.schemas import CandidateReport, CohortReport, ItemReport
+from exam_service.reports.schemas import (
+    CandidateReport,
+    CohortReport,
+    ItemReport,
+    SittingReport,
+)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -99,3 +105,56 @@ def candidate_csv(report: CandidateReport) -> bytes:
             for t in report.objectives
         ),
     )
+
+
+def sitting_csv(report: SittingReport, files: dict[int, list[str]] | None = None) -> bytes:
+    """Per candidate of the sitting: attempts, the counted score and verdict, the
+    accommodation; with `files` (user id -> file names) a last column naming each
+    candidate's score reports (the score-report ZIP's index)."""
+    header = [
+        "username",
+        "display_name",
+        "on_roster",
+        "status",
+        "attempts_used",
+        "attempts_allowed",
+        "graded_attempts",
+        "counted_score",
+        "counted_attempt_id",
+        "passed",
+        "first_started_at",
+        "last_finished_at",
+        "extra_time_seconds",
+        "time_multiplier",
+        "extra_attempts",
+        "own_closes_at",
+    ]
+    rows = []
+    for c in report.candidates:
+        extra = c.accommodation
+        row = [
+            c.username,
+            c.display_name,
+            c.on_roster,
+            c.status,
+            c.attempts_used,
+            c.attempts_allowed,
+            c.graded_attempts,
+            c.counted_score,
+            c.counted_attempt_id,
+            c.passed,
+            _moment(c.first_started_at),
+            _moment(c.last_finished_at),
+            extra.extra_time_seconds if extra else None,
+            extra.time_multiplier if extra else None,
+            extra.extra_attempts if extra else None,
+            _moment(extra.closes_at) if extra else None,
+        ]
+        if files is not None:
+            row.append(" ".join(files.get(c.user_id, [])))
+        rows.append(row)
+    return _csv([*header, "score_reports"] if files is not None else header, rows)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")

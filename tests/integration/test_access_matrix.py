@@ -209,6 +209,14 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         sitting_path("/accommodations/candidate"),
         staff(204, others=404),  # idempotent: nothing left to remove is still done
     ),
+    ("GET", "/api/v1/sittings/{sitting_id:int}/progress"): (
+        sitting_path("/progress"),
+        staff(200, others=404),
+    ),
+    ("GET", "/api/v1/sittings/{sitting_id:int}/score-reports.zip"): (
+        sitting_path("/score-reports.zip"),
+        staff(200, others=404),
+    ),
     ("GET", "/api/v1/attempts/{attempt_id:int}"): (attempt_path(), owner_and_staff(200)),
     ("PUT", "/api/v1/attempts/{attempt_id:int}/responses/{position:int}"): (
         lambda ctx, _p: (
@@ -244,6 +252,10 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/api/v1/reports/items"): (
         fixed("/api/v1/reports/items", params={"blueprint_id": "matrix-practice"}),
         staff(200),
+    ),
+    ("GET", "/api/v1/reports/sittings/{sitting_id:int}"): (
+        lambda ctx, _p: (f"/api/v1/reports/sittings/{ctx.sitting_id}", {}),
+        staff(200, others=404),
     ),
     ("GET", "/api/v1/reports/candidates/{user_id:int}"): (
         lambda ctx, _p: (f"/api/v1/reports/candidates/{ctx.candidate_id}", {}),

@@ -271,7 +271,8 @@ async def test_report_access(
     candidate = await client.get(url, params=params, headers=people["candidate"].headers)
     assert candidate.status_code == 403
     missing = await client.get(url, headers=people["instructor"].headers)
-    assert missing.status_code == 400  # blueprint_id is required
+    assert missing.status_code == 422  # blueprint_id (or sitting_id) is required
+    assert "send blueprint_id" in missing.json()["detail"]
     # another instructor's item analysis without a cohort sees none of these attempts
     items = await client.get(
         "/api/v1/reports/items",
