@@ -5,6 +5,8 @@ ours (`exam_service.paper.pdf.booklet_pdf`, one process) against Auto Multiple C
 the Debian package `auto-multiple-choice`, a LaTeX-based generator) measured in the same run
 on the same machine; also WeasyPrint (HTML to PDF) and a naive ReportLab Platypus booklet.
 Target (DESIGN): at least 10x faster per copy than AMC, the booklets complete and readable.
+The ratio must hold in wall time and in CPU time (this process and its waited-for children):
+other jobs on a shared machine slow AMC's chain of processes more than one Python loop.
 
 The document is built without a database, the way `exam_service.paper.service.document`
 builds it: the default bank is loaded (`load_bank`), its questions become `PoolQuestion`s
@@ -673,9 +675,13 @@ def describe(batch: Batch) -> str:
 def describe_copies(copies: Copies) -> str:
     (n1, n2), (t1, t2) = copies.counts, copies.seconds
     return (
-        f"{n1} copies {t1:.2f} s, {n2} copies {t2:.2f} s: "
+        f"{plural(n1, 'copy', 'copies')} {t1:.2f} s, {plural(n2, 'copy', 'copies')} {t2:.2f} s: "
         f"{copies.ms_per_copy:.1f} ms per extra copy (CPU {copies.cpu_ms_per_copy:.1f})"
     )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def parse_copies(text: str) -> tuple[int, int]:
@@ -773,7 +779,8 @@ def main(argv: list[str] | None = None) -> int:
 
     n1, n2 = args.copies
     amc, ours, amc_pages = per_copy(doc, drawn, args.copies, args.rounds, broken)
-    print(f"\nper extra copy, same run ({n1} and {n2} copies, fastest of {args.rounds} rounds)")
+    rounds = plural(args.rounds, "round", "rounds")
+    print(f"\nper extra copy, same run ({n1} and {n2} copies, fastest of {rounds})")
     if amc is not None:
         print(
             f"  Auto Multiple Choice {amc_version()} (prepare --mode s, pdflatex, subprocess):\n"
@@ -840,11 +847,12 @@ def main(argv: list[str] | None = None) -> int:
     copies_scenario = f"{args.questions} questions, {n1} and {n2} copies"
     if amc is not None:
         ratio = amc.ms_per_copy / ours.ms_per_copy
-        met = "meets" if ratio >= TARGET_RATIO else "misses"
+        cpu_ratio = amc.cpu_ms_per_copy / ours.cpu_ms_per_copy
+        met = min(ratio, cpu_ratio) >= TARGET_RATIO
         print(
             f"  per extra copy: ours {ours.ms_per_copy:.1f} ms, AMC {amc.ms_per_copy:.1f} ms: "
-            f"{ratio:.1f}x faster (CPU {amc.cpu_ms_per_copy / ours.cpu_ms_per_copy:.1f}x), "
-            f"{met} the {TARGET_RATIO:g}x target"
+            f"{ratio:.1f}x faster (CPU {cpu_ratio:.1f}x), "
+            f"{'meets' if met else 'misses'} the {TARGET_RATIO:g}x target (in both)"
         )
         summary_row(
             "paper",
@@ -863,9 +871,9 @@ def main(argv: list[str] | None = None) -> int:
             "paper",
             copies_scenario,
             "faster per copy than AMC, same run",
-            f"{ratio:.1f}x",
-            f">= {TARGET_RATIO:g}x",
-            ratio >= TARGET_RATIO,
+            f"{ratio:.1f}x (CPU {cpu_ratio:.1f}x)",
+            f">= {TARGET_RATIO:g}x, both",
+            met,
         )
     scenario = f"{args.booklets} booklets of {args.questions} questions"
     for name, batch in (("one process", warm), (f"processes={args.processes}", spread)):
