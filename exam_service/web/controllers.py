@@ -22,11 +22,12 @@ from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Au
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
 from exam_service.errors import ExamServiceError, InvalidInput, NotAuthenticated, RateLimited
-from exam_service.exams import closing, results, start
+from exam_service.exams import closing, results, sitting_list, start
 from exam_service.exams import service as exam_service
 from exam_service.exams.blueprints import list_blueprints
 from exam_service.exams.delivery import LETTERS
 from exam_service.exams.schemas import ResultView, ReviewItem
+from exam_service.exams.sittings import list_owned
 from exam_service.http import (
     AppSettings,
     DbSession,
@@ -53,7 +54,11 @@ class SignInForm(msgspec.Struct):
 
 
 class StartForm(msgspec.Struct):
+    """A self-study blueprint to start, or a sitting (with its access code if it has one)."""
+
     blueprint_id: str = ""
+    sitting_id: int = 0
+    access_code: str = ""
 
 
 class NewPaperExamForm(msgspec.Struct):
@@ -61,6 +66,8 @@ class NewPaperExamForm(msgspec.Struct):
     title: str = ""
     forms: int = 2
     paper: str = "a4"
+    sitting_id: int = 0
+    """A sitting of yours: the paper exam is sat in it (its blueprint, its roster)."""
 
 
 def _safe_next(target: str) -> str:
@@ -74,12 +81,19 @@ async def _dashboard(
     await closing.close_expired_for(db, me.id)
     blueprints = await list_blueprints(db)
     names = {b.id: b.name for b in blueprints}
+    staff = me.role in ("admin", "instructor")
     attempts = await exam_service.list_attempts(
         db, me, user_id=me.id, blueprint_id=None, status=None, limit=50, offset=0
     )
+    # candidates take a blueprint that is not self-study only in a sitting; staff preview any
+    entries = [] if staff else await sitting_list.sitting_entries(db, me)
     context = {
         "me": me,
-        "blueprints": blueprints,
+        "blueprints": blueprints if staff else [b for b in blueprints if b.self_study],
+        "sittings": {
+            state: [e for e in entries if e.state == state]
+            for state in ("open", "upcoming", "closed")
+        },
         "attempts": attempts,
         "names": names,
         "error": error,
@@ -211,7 +225,11 @@ class CandidatePages(Controller):
         self, db: DbSession, me: Me, data: URLEncodedBody[StartForm]
     ) -> Redirect | Template:
         try:
-            attempt_id = await start.start_attempt(db, me, data.blueprint_id)
+            if data.sitting_id:
+                code = data.access_code.strip() or None
+                attempt_id = await start.start_in_sitting(db, me, data.sitting_id, code)
+            else:
+                attempt_id = await start.start_attempt(db, me, data.blueprint_id)
         except ExamServiceError as exc:
             await db.rollback()
             return await _dashboard(db, me, error=exc.detail, status_code=exc.status_code)
@@ -347,8 +365,8 @@ class StaffPages(Controller):
     # --- paper exams ----------------------------------------------------------------------
 
     @get("/paper")
-    async def paper(self, db: DbSession, me: Me) -> Template:
-        return await self._paper_list(db, me)
+    async def paper(self, db: DbSession, me: Me, sitting_id: QueryId = None) -> Template:
+        return await self._paper_list(db, me, chosen_sitting=sitting_id)
 
     @post("/paper", status_code=303)
     async def create_paper(
@@ -358,11 +376,12 @@ class StaffPages(Controller):
             exam = await paper_service.create_paper_exam(
                 db,
                 me,
-                data.blueprint_id,
+                None if data.sitting_id else data.blueprint_id,
                 (data.title.strip() or data.blueprint_id)[:200],
                 max(1, min(26, data.forms)),
                 None,
                 data.paper if data.paper in ("a4", "letter") else "a4",
+                data.sitting_id or None,
             )
         except ExamServiceError as exc:
             await db.rollback()
@@ -370,12 +389,19 @@ class StaffPages(Controller):
         return Redirect(f"/paper/{exam.id}", status_code=303)
 
     async def _paper_list(
-        self, db: DbSession, me: Any, error: str | None = None, status_code: int = 200
+        self,
+        db: DbSession,
+        me: Any,
+        error: str | None = None,
+        status_code: int = 200,
+        chosen_sitting: int | None = None,
     ) -> Template:
         context = {
             "me": me,
             "exams": await paper_service.list_paper_exams(db, me),
             "blueprints": await list_blueprints(db),
+            "sittings": await list_owned(db, me),
+            "chosen_sitting": chosen_sitting,
             "error": error,
         }
         return Template("paper.html", context=context, status_code=status_code)

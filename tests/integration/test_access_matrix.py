@@ -34,6 +34,8 @@ class Context:
     """The instructor's sitting of matrix-practice for their cohort."""
     spare_sittings: dict[str, int] = field(default_factory=dict)
     """One more sitting of the instructor's per persona, for that persona to delete."""
+    spare_page_sittings: dict[str, int] = field(default_factory=dict)
+    """And one per persona to delete through the browser page."""
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -128,6 +130,20 @@ def sitting_path(suffix: str = "", **kwargs: Any) -> Build:
 
 def spare_sitting(ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
     return f"/api/v1/sittings/{ctx.spare_sittings.get(persona, ctx.sitting_id)}", {}
+
+
+def spare_page_sitting(ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    return f"/sittings/{ctx.spare_page_sittings.get(persona, ctx.sitting_id)}/delete", {}
+
+
+def sitting_form(ctx: Context, **extra: Any) -> dict[str, Any]:
+    """The browser's sitting form, as the page posts it."""
+    return {
+        "blueprint_id": "matrix-practice",
+        "cohort_ids": str(ctx.cohort_id),
+        "opens_at": "2026-01-01T00:00",
+        **extra,
+    }
 
 
 def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
@@ -306,6 +322,38 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         staff(200),
     ),
     ("GET", "/cohorts"): (fixed("/cohorts"), staff(200)),
+    ("GET", "/sittings"): (fixed("/sittings"), staff(200)),
+    ("POST", "/sittings"): (
+        lambda ctx, _p: ("/sittings", {"data": sitting_form(ctx)}),
+        staff(303, others=404),  # not their cohort: the page says so
+    ),
+    ("GET", "/sittings/{sitting_id:int}"): (
+        lambda ctx, _p: (f"/sittings/{ctx.sitting_id}", {}),
+        staff(200, others=404),
+    ),
+    ("POST", "/sittings/{sitting_id:int}"): (
+        lambda ctx, _p: (
+            f"/sittings/{ctx.sitting_id}",
+            {"data": sitting_form(ctx, grading_method="last")},
+        ),
+        staff(303, others=404),
+    ),
+    ("POST", "/sittings/{sitting_id:int}/accommodations"): (
+        lambda ctx, _p: (
+            f"/sittings/{ctx.sitting_id}/accommodations",
+            {"data": {"username": "candidate", "extra_minutes": "5"}},
+        ),
+        staff(303, others=404),
+    ),
+    ("POST", "/sittings/{sitting_id:int}/accommodations/{username:str}/delete"): (
+        lambda ctx, _p: (f"/sittings/{ctx.sitting_id}/accommodations/candidate/delete", {}),
+        staff(303, others=404),
+    ),
+    ("POST", "/sittings/{sitting_id:int}/delete"): (spare_page_sitting, staff(303, others=404)),
+    ("GET", "/sittings/{sitting_id:int}/live"): (
+        lambda ctx, _p: (f"/sittings/{ctx.sitting_id}/live", {}),
+        staff(200, others=404),
+    ),
     ("GET", "/cohorts/{cohort_id:int}"): (
         lambda ctx, _p: (f"/cohorts/{ctx.cohort_id}", {}),
         staff(200, others=404),
@@ -400,7 +448,7 @@ async def test_access_matrix(
     )
     assert made.status_code == 201
     sittings = []
-    for _ in range(1 + len(PERSONAS)):
+    for _ in range(1 + 2 * len(PERSONAS)):
         body = new_sitting(Context(cohort_id, ""), "instructor")[1]["json"]
         made_sitting = await client.post("/api/v1/sittings", json=body, headers=teacher)
         assert made_sitting.status_code == 201, made_sitting.text
@@ -412,7 +460,8 @@ async def test_access_matrix(
         people["candidate"].user.id,
         made.json()["id"],
         sittings[0],
-        dict(zip(PERSONAS, sittings[1:], strict=True)),
+        dict(zip(PERSONAS, sittings[1 : 1 + len(PERSONAS)], strict=True)),
+        dict(zip(PERSONAS, sittings[1 + len(PERSONAS) :], strict=True)),
     )
     failures = []
     for (method, template), (build, expected) in MATRIX.items():
