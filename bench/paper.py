@@ -564,6 +564,9 @@ def ensure_amc() -> str | None:
 
 
 def amc_version() -> str:
+    """The Debian package's version, as AMC's command line does not print one."""
+    if shutil.which("dpkg-query") is None:
+        return "version unknown"
     shown = subprocess.run(
         ["dpkg-query", "-W", "-f", "${Version}", AMC_PACKAGE],
         capture_output=True,
