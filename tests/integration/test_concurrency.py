@@ -11,8 +11,10 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exam_service.db import create_engine
+from exam_service.db import create_engine, session_factory
+from exam_service.exams import closing
 from tests.factories import Person, import_folder
 from tests.integration.exam_helpers import make_blueprint, start
 
@@ -65,6 +67,36 @@ async def test_parallel_submits_grade_once(
     )
     assert [r.status_code for r in replies] == [200] * 12
     assert len({r.text for r in replies}) == 1
+    assert await counts(db_url) == (1, 1, {"submitted"})
+
+
+async def test_submits_on_separate_connections_grade_once(
+    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person]
+) -> None:
+    """The same race with each submit on its own engine and connection, started together:
+    the test client may hand requests to the app one after another, the database does not."""
+    await import_folder(db_url, bank_dir)
+    candidate = people["candidate"]
+    attempt = await start(client, candidate, "starter-mock")
+    engines = [create_engine(db_url) for _ in range(8)]
+    gate = asyncio.Event()
+
+    async def submit_on(engine: AsyncEngine) -> str:
+        async with session_factory(engine)() as session:
+            await session.execute(text("SELECT 1"))  # connected before the gate opens
+            await gate.wait()
+            closed = await closing.submit(session, candidate.user, attempt["id"])
+            return closed.status
+
+    try:
+        racers = [asyncio.create_task(submit_on(engine)) for engine in engines]
+        await asyncio.sleep(0.2)
+        gate.set()
+        statuses = await asyncio.gather(*racers)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert statuses == ["submitted"] * 8
     assert await counts(db_url) == (1, 1, {"submitted"})
 
 
