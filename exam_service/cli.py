@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from exam_service.bank.loader import Bank
     from exam_service.bank.service import ImportCounts
+    from exam_service.grading.irt import Model
 
 T = TypeVar("T")
 
@@ -381,6 +382,29 @@ def cmd_paper_render(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _calibrate(settings: Settings, model: Model | None) -> str:
+    from exam_service.calibration import runs, service
+    from exam_service.db import one_session
+
+    async with one_session(settings.database_url) as session:
+        summary = await runs.calibrate_now(session, model=model)
+        names = await service.revision_names(session, summary.misfits)
+    if summary.responses == 0:
+        return "no graded attempts yet: nothing to calibrate"
+    return "calibrated " + runs.describe(summary, names)
+
+
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from exam_service.errors import ExamServiceError
+
+    try:
+        print(asyncio.run(_calibrate(settings, args.model)))
+    except ExamServiceError as exc:
+        print(f"exam-service: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exam-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -473,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--owner", help="the instructor who owns it (default: the first one)")
     render.add_argument("--processes", type=int, default=0, help="render forms in N processes")
     render.set_defaults(handler=cmd_paper_render)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit item response theory parameters from every graded attempt, now",
+    )
+    calibrate.add_argument(
+        "--model",
+        choices=["rasch", "2pl"],
+        help="default: the model in use (the last run's; 2pl before any run)",
+    )
+    calibrate.set_defaults(handler=cmd_calibrate)
 
     demo = commands.add_parser(
         "demo-accounts", help="on an empty database, make demo users and print their passwords"

@@ -188,6 +188,9 @@ class Blueprint(Base):
     self_study: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """Startable by any signed-in user without a sitting; otherwise candidates take it
     only in a sitting (staff may always start it, to preview)."""
+    scoring: Mapped[str] = mapped_column(String(10), default="raw", server_default="raw")
+    """`raw`: the scaled score maps the raw percent; `irt`: it maps the expected percent on an
+    average form at the attempt's ability θ (see `exams/ability.py`)."""
     origin: Mapped[str] = mapped_column(String(20), default="api")
     """`file` when it comes from the bank's blueprints/ folder (re-imported), else `api`."""
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -360,6 +363,11 @@ class Result(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     objectives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     graded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    theta: Mapped[float | None] = mapped_column(Float)
+    """The ability θ (EAP over the scored items, on the calibration's N(0, 1) scale) with the
+    parameters known at grading; null for attempts graded before abilities were stored."""
+    theta_se: Mapped[float | None] = mapped_column(Float)
+    """θ's standard error (the posterior SD)."""
 
 
 CURRENT_REVISION = (Question.id == QuestionRevision.question_id) & (
@@ -420,3 +428,58 @@ class ResultObjective(Base):
     points: Mapped[float] = mapped_column(Float)
     possible: Mapped[int]
     percent: Mapped[float] = mapped_column(Float)
+
+
+class ItemCalibration(Base):
+    """One question revision's item response theory parameters under one model (`rasch` or
+    `2pl`), from the latest calibration run of that model (`calibration/service.py`).
+
+    Every revision with graded responses has a row; `status` says whether it was estimated
+    (`estimated`) or why not (`too_few_responses`, `all_right`, `all_wrong`), and the
+    parameter columns are null unless it was."""
+
+    __tablename__ = "item_calibrations"
+
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("question_revisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(10), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    responses: Mapped[int]
+    """Scored responses in graded attempts that the run read."""
+    facility: Mapped[float] = mapped_column(Float)
+    """Their mean points (0..1): the classical difficulty, for items not estimated."""
+    a: Mapped[float | None] = mapped_column(Float)
+    b: Mapped[float | None] = mapped_column(Float)
+    se_a: Mapped[float | None] = mapped_column(Float)
+    se_b: Mapped[float | None] = mapped_column(Float)
+    infit: Mapped[float | None] = mapped_column(Float)
+    outfit: Mapped[float | None] = mapped_column(Float)
+    misfit: Mapped[bool] = mapped_column(Boolean, default=False)
+    calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalibrationState(Base):
+    """The one row (id 1) that app instances and the command share about calibration: who
+    holds the run now (a lease, taken by a guarded UPDATE, so one instance runs it), the
+    model in use, and what the last run read and did."""
+
+    __tablename__ = "calibration_state"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    model: Mapped[str | None] = mapped_column(String(10))
+    """The model of the last finished run: the parameters everything else uses."""
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The lease: another claim waits until it has passed (or the holder releases it)."""
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the last run (or check that nothing was new) was claimed."""
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the last run stored its parameters."""
+    graded_results: Mapped[int] = mapped_column(default=0)
+    graded_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The count of results and the latest `graded_at` when the last run read responses:
+    equal now means nothing was graded since."""
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """What the last run did (`calibration.service.RunSummary`)."""

@@ -37,6 +37,9 @@ class Settings:
     signin_window_seconds: int = 300
     sweep_interval_seconds: int = 15
     """How often each instance closes expired attempts; 0 turns the background sweep off."""
+    calibration_interval_seconds: int = 3600
+    """How often the item parameters are fitted again in the background (one instance runs
+    it, and only when something was graded since); 0 turns the background run off."""
     sqlite_busy_timeout_ms: int = DEFAULT_SQLITE_BUSY_MS
     """How long a write waits for SQLite's write lock; past it the request gets 503 with
     Retry-After (nothing of it was written)."""
@@ -115,6 +118,9 @@ class Settings:
             ),
             sweep_interval_seconds=number(
                 "EXAM_SWEEP_INTERVAL_SECONDS", defaults.sweep_interval_seconds
+            ),
+            calibration_interval_seconds=number(
+                "EXAM_CALIBRATION_INTERVAL_SECONDS", defaults.calibration_interval_seconds
             ),
             sqlite_busy_timeout_ms=number(
                 "EXAM_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms

@@ -106,6 +106,7 @@ def settings(db_url: str, bank_dir: Path, tmp_path: Path) -> Settings:
         bank_path=bank_dir,
         data_dir=tmp_path / "var",
         sweep_interval_seconds=0,
+        calibration_interval_seconds=0,
     )
 
 

@@ -115,6 +115,10 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     max_open_attempts: Annotated[int, Meta(ge=1)] = 1
     self_study: bool = False
     """Any candidate may start it without a sitting; otherwise only in a sitting."""
+    scoring: Literal["raw", "irt"] = "raw"
+    """How the scaled score is made: `raw` maps the raw percent; `irt` maps the percent a
+    candidate of the attempt's ability is expected to score on an average form, so that
+    scores on easier and harder random forms are comparable (README: calibration)."""
     description: str = ""
 
 

@@ -158,6 +158,14 @@ def shortfalls(
     return _shortfalls(wanted, eligible)
 
 
+def target_members(
+    spec: ExamSpec, pool: Sequence[PoolQuestion], parents: Mapping[str, str | None]
+) -> dict[str, list[int]]:
+    """Pool indices per target code (`targets(spec)`): the questions each target draws
+    from, in pool order. A question whose primary objective is under no target is in none."""
+    return _eligible(targets(spec), pool, parents)
+
+
 def assemble(
     spec: ExamSpec,
     pool: Sequence[PoolQuestion],

@@ -41,6 +41,7 @@ def apply_blueprint(row: Blueprint, spec: BlueprintFile) -> None:
     row.partial_credit = spec.partial_credit
     row.max_open_attempts = spec.max_open_attempts
     row.self_study = spec.self_study
+    row.scoring = spec.scoring
     row.updated_at = utcnow()
 
 
@@ -67,6 +68,7 @@ def blueprint_file(row: Blueprint) -> BlueprintFile:
         partial_credit=row.partial_credit,
         max_open_attempts=row.max_open_attempts,
         self_study=row.self_study,
+        scoring=row.scoring,  # type: ignore[arg-type]
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
 from exam_service.errors import database_unreachable
+from exam_service.exams.ability import grade_with_ability, scored_answers
 from exam_service.exams.delivery import LETTERS, display_key
 from exam_service.exams.service import attempt_scale, load_attempt, objective_codes, visible_attempt
 from exam_service.grading import scoring
@@ -55,10 +56,14 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
         )
         item.points = points
         scored_items.append(scoring.ScoredItem(item.scored, points, objective_codes(item.revision)))
-    grade = scoring.grade(
-        scored_items,
-        await objective_nodes(session),
-        attempt_scale(attempt),
+    scale = attempt_scale(attempt)
+    grade, ability = await grade_with_ability(
+        session,
+        scoring.grade(scored_items, await objective_nodes(session), scale),
+        scored_answers([(i.revision_id, i.scored, i.points) for i in attempt.items]),
+        blueprint_id=attempt.blueprint_id,
+        method=settings.get("scoring", "raw"),
+        scale=scale,
     )
     result = Result(
         attempt_id=attempt_id,
@@ -69,6 +74,8 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
         passed=grade.passed,
         objectives=[vars(node) for node in grade.objectives],
         graded_at=utcnow(),
+        theta=None if ability is None else round(ability.theta, 4),
+        theta_se=None if ability is None else round(ability.se, 4),
     )
     session.add(result)
     for item in attempt.items:

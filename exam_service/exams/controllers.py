@@ -78,6 +78,7 @@ def blueprint_view(row: Blueprint) -> BlueprintView:
         partial_credit=row.partial_credit,
         max_open_attempts=row.max_open_attempts,
         self_study=row.self_study,
+        scoring=row.scoring,  # type: ignore[arg-type]
         origin=row.origin,
         owner_id=row.owner_id,
     )

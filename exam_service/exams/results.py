@@ -179,6 +179,9 @@ async def result_for(
         review_available=released,
         review_note=note,
         review=review,
+        scoring="irt" if attempt.settings.get("scoring") == "irt" else "raw",
+        theta=result.theta,
+        theta_se=result.theta_se,
     )
 
 

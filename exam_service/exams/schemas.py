@@ -32,6 +32,9 @@ class BlueprintView(Struct):
     max_open_attempts: int
     self_study: bool
     """Startable without a sitting (otherwise candidates take it only in a sitting)."""
+    scoring: Literal["raw", "irt"]
+    """`raw`: the scaled score maps the raw percent; `irt`: it maps the expected percent on
+    an average form at the attempt's ability θ."""
     origin: str
     owner_id: int | None = None
     """Who made it over the API (and may change it); null for the bank's file blueprints."""
@@ -331,6 +334,14 @@ class ResultView(Struct):
     review_available: bool
     review_note: str
     review: list[ReviewItem] | None
+    scoring: Literal["raw", "irt"] = "raw"
+    """How `scaled_score` and `passed` were made: from the raw percent, or from θ (the
+    expected percent on an average form of the blueprint at θ)."""
+    theta: float | None = None
+    """The ability estimate (EAP over the scored items, on the N(0, 1) scale of the item
+    calibration); null for attempts graded before abilities were stored."""
+    theta_se: float | None = None
+    """θ's standard error (the posterior SD)."""
 
 
 StatusFilter = Literal["in_progress", "submitted", "expired"]

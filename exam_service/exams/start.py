@@ -36,6 +36,7 @@ def snapshot(row: Blueprint) -> dict[str, Any]:
         "review_policy": row.review_policy,
         "grace_seconds": row.grace_seconds,
         "time_limit_seconds": row.time_limit_seconds,
+        "scoring": row.scoring,
     }
 
 

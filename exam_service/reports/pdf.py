@@ -617,16 +617,26 @@ def _score_header(report: ScoreReport, width: float) -> list[Flowable]:
 def _score_panel(result: ResultView, width: float) -> list[Flowable]:
     scale = result.scale
     verdict = "PASS" if result.passed else "FAIL"
+    if result.scoring == "irt":
+        cut = (
+            f"the scaled score comes from your ability, as the percent you would be expected "
+            f"to score on an average form of this exam; the cut is {_number(scale.raw_cut)}% "
+            "of an average form, so easier and harder forms count the same."
+        )
+    else:
+        cut = f"the cut is {_number(scale.raw_cut)}% of the points."
     details = [
         Paragraph(
             f"<b>{scale.pass_}</b> to pass on a scale of {scale.min}-{scale.max}", STYLES["body"]
         ),
         Paragraph(
             f"Raw score <b>{_number(result.raw_score)}</b> of {result.raw_possible} "
-            f"({result.raw_percent:.1f}%); the cut is {_number(scale.raw_cut)}% of the points.",
+            f"({result.raw_percent:.1f}%); {cut}",
             STYLES["body"],
         ),
     ]
+    if result.theta is not None:
+        details.append(Paragraph(_markup(_ability(result.theta, result.theta_se)), STYLES["body"]))
     panel = Table(
         [
             [
@@ -992,30 +1002,67 @@ def _attempt_summary(report: CandidateReport) -> list[Flowable]:
     ]
 
 
+ABILITY_HEAD = "Ability \u03b8 (SE)"
+
+
+def _ability(theta: float, se: float | None) -> str:
+    """One sentence on θ for a candidate."""
+    error = f" (standard error {se:.2f})" if se is not None else ""
+    return (
+        f"Ability \u03b8 = {theta:.2f}{error}, on a scale where 0 is the average candidate "
+        "and most lie between -2 and 2."
+    )
+
+
 def _attempt_table(report: CandidateReport, width: float) -> list[Flowable]:
     if not report.attempts:
         return [Paragraph("No submitted attempts yet.", STYLES["body"])]
     header = _head(
-        "Attempt", "Submitted", "Exam", "Raw %", "Scaled", "Result", numeric=("Raw %", "Scaled")
+        "Attempt",
+        "Submitted",
+        "Exam",
+        "Raw %",
+        "Scaled",
+        "Result",
+        ABILITY_HEAD,
+        numeric=("Raw %", "Scaled", ABILITY_HEAD),
     )
     rows: list[list[Any]] = [header]
-    shares = [0.1, 0.22, 0.38, 0.1, 0.1, 0.1]
+    shares = [0.09, 0.2, 0.3, 0.09, 0.1, 0.09, 0.13]
     for attempt in report.attempts:
         tone = "#2e7d32" if attempt.passed else "#b3261e"
+        theta = "-"
+        if attempt.theta is not None:
+            theta = f"{attempt.theta:.2f}"
+            if attempt.theta_se is not None:
+                theta += f" ({attempt.theta_se:.2f})"
+        scaled = str(attempt.scaled_score) + (" IRT" if attempt.scoring == "irt" else "")
         rows.append(
             [
                 Paragraph(str(attempt.attempt_id), STYLES["cell"]),
                 Paragraph(_when(attempt.submitted_at), STYLES["cell"]),
-                _para(attempt.blueprint_name, "cell", SHORT_TEXT, width * 0.38 - CELL_PADDING),
+                _para(attempt.blueprint_name, "cell", SHORT_TEXT, width * 0.3 - CELL_PADDING),
                 Paragraph(f"{attempt.raw_percent:.1f}%", STYLES["cell_right"]),
-                Paragraph(str(attempt.scaled_score), STYLES["cell_right"]),
+                Paragraph(scaled, STYLES["cell_right"]),
                 Paragraph(
                     f"<font color='{tone}'><b>{'PASS' if attempt.passed else 'FAIL'}</b></font>",
                     STYLES["cell"],
                 ),
+                Paragraph(theta, STYLES["cell_right"]),
             ]
         )
-    return [_grid(rows, [width * share for share in shares])]
+    note = Paragraph(
+        _markup(
+            "Ability \u03b8 is estimated from the scored answers and the questions' calibrated "
+            "difficulty, so it compares across forms: 0 is the average candidate, most lie "
+            "between -2 and 2, and the standard error is in brackets. IRT marks a scaled score "
+            "made from \u03b8 (the percent expected on an average form) rather than the raw "
+            "percent.",
+            style="small",
+        ),
+        STYLES["small"],
+    )
+    return [_grid(rows, [width * share for share in shares]), Spacer(1, 3), note]
 
 
 def _trend_table(objectives: Sequence[ObjectiveTrend], width: float) -> list[Flowable]:

@@ -84,6 +84,25 @@ class ItemStats(Struct):
     discrimination_index: float | None
     options: list[OptionShare]
     flags: list[str]
+    """Classical flags, and `misfit: ...` when the item response theory model fits it badly."""
+    calibration: str | None = None
+    """The last calibration run's verdict on this revision: `estimated`, `too_few_responses`,
+    `all_right` or `all_wrong`; null when no run has seen it. The parameters below come
+    from every graded attempt, not only those this report counts."""
+    model: str | None = None
+    """The model of the parameters (`rasch` or `2pl`: the model in use)."""
+    a: float | None = None
+    """Discrimination (slope); under the Rasch model the one slope every item shares."""
+    se_a: float | None = None
+    b: float | None = None
+    """Difficulty: the ability θ at which a candidate has a 50% chance (N(0, 1) scale)."""
+    se_b: float | None = None
+    infit: float | None = None
+    """Information-weighted mean square (1 when the model fits; 0.7-1.3 is acceptable)."""
+    outfit: float | None = None
+    """Unweighted mean square (sensitive to surprising answers far from the item's b)."""
+    misfit: bool = False
+    """Infit or outfit outside 0.7-1.3, or (2PL) a slope below 0.3."""
 
 
 class ItemReport(Struct):
@@ -95,6 +114,10 @@ class ItemReport(Struct):
     items: list[ItemStats]
     sitting_id: int | None = None
     """Only the attempts made in this sitting (`?sitting_id=`); null: every attempt."""
+    calibration_model: str | None = None
+    """The model of the items' parameters; null before the first calibration run."""
+    calibrated_at: datetime | None = None
+    """When the last calibration run finished."""
 
 
 class CandidateAttempt(Struct):
@@ -105,6 +128,11 @@ class CandidateAttempt(Struct):
     raw_percent: float
     scaled_score: int
     passed: bool
+    scoring: str = "raw"
+    """`raw` or `irt`: what the scaled score was made from."""
+    theta: float | None = None
+    """The ability estimate (null for attempts graded before abilities were stored)."""
+    theta_se: float | None = None
 
 
 class ObjectiveTrend(Struct):

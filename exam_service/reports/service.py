@@ -13,16 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Select, Subquery, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.access import may_see_user, others_visible_to
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.service import owned_cohort
+from exam_service.calibration.service import ItemParameters, last_run, revision_parameters
 from exam_service.db import utcnow
 from exam_service.errors import NotFound
 from exam_service.exams.blueprints import blueprint_scale, get_blueprint
 from exam_service.exams.results import attempt_result
+from exam_service.grading import irt
 from exam_service.grading.scoring import Scale
 from exam_service.models import (
     CURRENT_REVISION,
@@ -433,12 +436,14 @@ async def item_report(
     for revision_id, scored, chosen_ids, points, *sums in rows.all():
         tallies.setdefault(revision_id, ItemTally()).add(bool(scored), chosen_ids, points, sums)
     revisions = await _revisions(session, list(tallies))
+    parameters = await revision_parameters(session, list(tallies))
     items = [
-        _item_stats(revisions[rid], tallies[rid])
+        _with_parameters(_item_stats(revisions[rid], tallies[rid]), parameters.get(rid))
         for rid in sorted(
             tallies, key=lambda r: (revisions[r][0].question_id, revisions[r][0].number)
         )
     ]
+    run = await last_run(session)
     return ItemReport(
         blueprint_id=blueprint_id,
         cohort_id=cohort_id,
@@ -446,7 +451,49 @@ async def item_report(
         group_share=analysis.GROUP_SHARE,
         items=items,
         sitting_id=sitting_id,
+        calibration_model=run.model if run else None,
+        calibrated_at=run.finished_at if run else None,
     )
+
+
+def _with_parameters(stats: ItemStats, found: ItemParameters | None) -> ItemStats:
+    """The revision's stored calibration on its row of the item report, with a flag when
+    the model fits it badly."""
+    if found is None or found.status is None:
+        return stats
+    estimated = found.source == "calibrated"
+    flags = stats.flags
+    if found.misfit:
+        flags = [*flags, irt_misfit_flag(found)]
+    return msgspec.structs.replace(
+        stats,
+        calibration=found.status,
+        model=found.model,
+        a=_round(found.a, 3) if estimated else None,
+        se_a=_round(found.se_a, 3),
+        b=_round(found.b, 3) if estimated else None,
+        se_b=_round(found.se_b, 3),
+        infit=_round(found.infit, 2),
+        outfit=_round(found.outfit, 2),
+        misfit=found.misfit,
+        flags=flags,
+    )
+
+
+def irt_misfit_flag(found: ItemParameters) -> str:
+    """Why an item is flagged: its slope (2PL, a below the minimum: miskeyed, or not
+    measuring what the others do) or its mean squares."""
+    if found.model == "2pl" and found.a < irt.MIN_DISCRIMINATION:
+        return f"misfit: slope a = {found.a:.2f} (below {irt.MIN_DISCRIMINATION}; check the key)"
+    low, high = irt.MISFIT_RANGE
+    return (
+        f"misfit: infit {_or_dash(found.infit)}, outfit {_or_dash(found.outfit)} "
+        f"(outside {low}-{high})"
+    )
+
+
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 async def _revisions(
@@ -572,6 +619,9 @@ async def candidate_report(
             raw_percent=result.raw_percent,
             scaled_score=result.scaled_score,
             passed=result.passed,
+            scoring="irt" if attempt.settings.get("scoring") == "irt" else "raw",
+            theta=result.theta,
+            theta_se=result.theta_se,
         )
         for attempt, result in closed
     ]

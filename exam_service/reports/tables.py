@@ -62,6 +62,8 @@ def cohort_csv(report: CohortReport) -> bytes:
 
 
 def items_csv(report: ItemReport) -> bytes:
+    """Per question revision: the classical figures, the item response theory parameters
+    (empty where not estimated) and the flags."""
     return _csv(
         [
             "question_id",
@@ -73,6 +75,15 @@ def items_csv(report: ItemReport) -> bytes:
             "facility",
             "point_biserial",
             "discrimination_index",
+            "irt_model",
+            "calibration",
+            "a",
+            "se_a",
+            "b",
+            "se_b",
+            "infit",
+            "outfit",
+            "misfit",
             "flags",
             "stem",
         ],
@@ -87,6 +98,15 @@ def items_csv(report: ItemReport) -> bytes:
                 i.facility,
                 i.point_biserial,
                 i.discrimination_index,
+                i.model,
+                i.calibration,
+                i.a,
+                i.se_a,
+                i.b,
+                i.se_b,
+                i.infit,
+                i.outfit,
+                i.misfit,
                 "; ".join(i.flags),
                 i.stem,
             ]
