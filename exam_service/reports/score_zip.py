@@ -9,10 +9,10 @@ streamed so that the server's memory stays flat however many candidates there ar
   `GET /api/v1/attempts/{id}/report.pdf`, with the missed questions and explanations only
   when the review policy releases them to the candidate, so the files can be handed out.
 - How it streams: the response body is an async generator. It reads one attempt's result
-  at a time (a short session each, so no connection is held while the client reads),
+  at a time (a short transaction each, on one connection held for the stream),
   keeps a few PDFs rendering in the heavy-work pool (`IN_FLIGHT`), and writes each
   finished PDF as a stored (uncompressed: PDF streams are compressed already) ZIP entry
-  into `ZipStream`, whose buffer is handed to the client and emptied after every entry.
+  into `ZipStream`, whose pieces are handed to the client after every entry.
   Nothing but the central directory (about 100 bytes an entry) grows with the sitting.
 - What is fixed before the first byte: the access check, the closing of attempts whose
   time is up, and the list of files; a failure after that (the pool stays full for a
@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
-from exam_service.db import session_factory
 from exam_service.errors import Busy
 from exam_service.heavy import HeavyWork, default_workers
 from exam_service.models import Attempt, Result, User
@@ -46,13 +45,14 @@ BUSY_PATIENCE = 60.0
 
 class _Sink:
     """A write-only, unseekable file that keeps what was written until `take`n; zipfile
-    then writes each entry's sizes and CRC after its data (a data descriptor)."""
+    then writes each entry's sizes and CRC after its data (a data descriptor). A stored
+    entry's data reaches it as the very bytes object given, which is kept, not copied."""
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
+        self.parts.append(data if isinstance(data, bytes) else bytes(data))
         return len(data)
 
     def flush(self) -> None:
@@ -61,29 +61,29 @@ class _Sink:
     def close(self) -> None:
         pass
 
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
+    def take(self) -> list[bytes]:
+        parts, self.parts = self.parts, []
+        return parts
 
 
 class ZipStream:
-    """A ZIP archive written entry by entry: each call returns the bytes to send."""
+    """A ZIP archive written entry by entry: each call returns the pieces to send, in
+    order (an entry's header, its data, its descriptor), without copying the data."""
 
     def __init__(self, date_time: tuple[int, int, int, int, int, int]) -> None:
         self.sink = _Sink()
         self.archive = zipfile.ZipFile(self.sink, "w", compression=zipfile.ZIP_STORED)
         self.date_time = date_time
 
-    def add(self, name: str, data: bytes) -> bytes:
-        """The bytes of one stored entry."""
+    def add(self, name: str, data: bytes) -> list[bytes]:
+        """The pieces of one stored entry."""
         entry = zipfile.ZipInfo(name, date_time=self.date_time)
         entry.compress_type = zipfile.ZIP_STORED
         entry.external_attr = 0o644 << 16
         self.archive.writestr(entry, data)
         return self.sink.take()
 
-    def finish(self) -> bytes:
+    def finish(self) -> list[bytes]:
         """The central directory and the end record."""
         self.archive.close()
         return self.sink.take()
@@ -153,22 +153,29 @@ async def zip_chunks(
 ) -> AsyncIterator[bytes]:
     """The ZIP's bytes, an entry at a time (see the module docstring)."""
     archive = ZipStream(time.gmtime()[:6])
-    yield archive.add("index.csv", plan.index)
-    sessions = session_factory(engine)
+    for part in archive.add("index.csv", plan.index):
+        yield part
     pending: deque[tuple[str, asyncio.Task[bytes]]] = deque()
     window = in_flight(heavy)
+    # One connection for the whole stream, a short transaction per report: the pool hands
+    # out its connections in turn, and each SQLite connection fills its own page cache.
+    connection = await engine.connect()
     try:
         for file in plan.files:
-            async with sessions() as session:
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 report = await service.score_report(session, file.candidate, file.attempt_id)
             pending.append((file.name, asyncio.create_task(_render(heavy, report, paper))))
             if len(pending) >= window:
                 name, job = pending.popleft()
-                yield archive.add(name, await job)
+                for part in archive.add(name, await job):
+                    yield part
         while pending:
             name, job = pending.popleft()
-            yield archive.add(name, await job)
-        yield archive.finish()
+            for part in archive.add(name, await job):
+                yield part
+        for part in archive.finish():
+            yield part
     finally:
         for _, job in pending:
             job.cancel()
+        await connection.close()

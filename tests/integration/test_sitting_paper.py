@@ -175,3 +175,17 @@ async def test_paper_answers_of_someone_outside_the_sitting_are_refused(
     assert refused.status_code == 422
     message = refused.json()["errors"][0]["message"]
     assert f"not in the cohorts of sitting {room['sitting']['id']}" in message
+
+
+async def test_deleting_an_unstarted_sitting_leaves_its_paper_exam_on_its_own(
+    client: Client, people: dict[str, Person], room: dict[str, Any]
+) -> None:
+    teacher = people["instructor"].headers
+    gone = await client.delete(f"/api/v1/sittings/{room['sitting']['id']}", headers=teacher)
+    assert gone.status_code == 204
+    exam = await client.get(f"/api/v1/paper-exams/{room['exam']['id']}", headers=teacher)
+    assert exam.status_code == 200 and exam.json()["sitting_id"] is None
+    sheets = await client.get(
+        f"/api/v1/paper-exams/{room['exam']['id']}/answer-sheets.pdf", headers=teacher
+    )
+    assert sheets.status_code == 422 and "name the candidates" in sheets.json()["detail"]
