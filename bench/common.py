@@ -225,6 +225,7 @@ def server_env(settings: Settings, sweep_seconds: int) -> dict[str, str]:
         EXAM_DATA_DIR=str(settings.data_dir),
         EXAM_LOG_LEVEL="warning",
         EXAM_SWEEP_INTERVAL_SECONDS=str(sweep_seconds),
+        EXAM_CALIBRATION_INTERVAL_SECONDS="0",  # no background calibration inside a bench
     )
     return env
 

@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from typing import ParamSpec, TypeVar
@@ -102,9 +103,21 @@ class HeavyWork:
         started = time.perf_counter()
         outcome = "error"
         try:
-            loop = asyncio.get_running_loop()
             pool = _pool(self.workers or default_workers())
-            result = await loop.run_in_executor(pool, partial(job, *args, **kwargs))
+            # Submitting may start the fork server or a worker, which takes a second or
+            # two the first time: done in a thread, so the loop never waits for it.
+            future = await asyncio.to_thread(pool.submit, partial(job, *args, **kwargs))
+            try:
+                result = await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                # a worker died (killed, out of memory): the next job gets a new pool
+                if _POOLS.get(self.workers or default_workers()) is pool:
+                    del _POOLS[self.workers or default_workers()]
+                raise Busy(
+                    "a worker process stopped while handling this request; send it again in "
+                    "a few seconds (if it happens again, the upload may be too large or damaged)",
+                    retry_after=5,
+                ) from None
             outcome = "ok"
             return result
         finally:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from exam_service.errors import Busy
-from exam_service.heavy import HeavyWork
+from exam_service.heavy import HeavyWork, shutdown
 
 
 async def test_the_loop_keeps_turning_while_a_job_runs() -> None:
@@ -56,3 +56,32 @@ async def test_an_error_in_a_job_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="invalid literal"):
         await heavy.run(int, "not a number")
     assert heavy.in_flight == 0
+
+
+async def test_the_first_job_starts_the_pool_without_stalling_the_loop() -> None:
+    shutdown()  # no pool: this job starts the fork server and a worker (about a second)
+    heavy = HeavyWork(workers=1, queue=0)
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    assert await heavy.run(os.getpid) != os.getpid()
+    done.set()
+    await ticker
+    assert max(gaps) < 0.3, f"the loop stalled for {max(gaps):.2f} s while the pool started"
+
+
+async def test_a_dead_worker_is_a_busy_answer_and_the_next_job_runs() -> None:
+    heavy = HeavyWork(workers=1, queue=0)
+    with pytest.raises(Busy) as refused:
+        await heavy.run(os._exit, 1)  # the worker process ends abruptly
+    assert "worker process stopped" in refused.value.detail
+    assert await heavy.run(sorted, [2, 1]) == [1, 2]
