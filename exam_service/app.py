@@ -32,6 +32,7 @@ from exam_service.bank.controllers import (
     ObjectiveController,
     QuestionController,
 )
+from exam_service.calibration.runs import calibrate_forever
 from exam_service.db import create_engine, session_factory
 from exam_service.errors import NotReady, problem_handlers
 from exam_service.exams.answers import ResponseWriter
@@ -60,6 +61,7 @@ from exam_service.reports.controllers import (
 )
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
 from exam_service.web.controllers import CandidatePages, PageController, StaffPages
+from exam_service.web.sittings import SittingPages
 
 WEB = Path(__file__).parent / "web"
 
@@ -111,13 +113,20 @@ def create_app(settings: Settings) -> Litestar:
             sweeper = asyncio.create_task(
                 sweep_forever(sessions, settings.sweep_interval_seconds), name="expiry-sweep"
             )
+        calibrator = None
+        if settings.calibration_interval_seconds > 0:
+            calibrator = asyncio.create_task(
+                calibrate_forever(sessions, heavy, settings.calibration_interval_seconds),
+                name="calibration",
+            )
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for task in (sweeper, calibrator):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             POOLS.sources.remove(pool_readings)
             await writer.close()
             await engine.dispose()
@@ -189,6 +198,7 @@ def create_app(settings: Settings) -> Litestar:
             PageController,
             CandidatePages,
             StaffPages,
+            SittingPages,
             create_static_files_router(
                 SWAGGER_ASSETS,
                 directories=[swagger_ui_bundle.swagger_ui_path],
