@@ -6,8 +6,9 @@
 #              one package only: make lock UPGRADE=name
 # make fonts - check the fonts the PDFs embed; install Debian's packages when missing (as root)
 # make bench - every benchmark in turn (answer save, reports, paper booklets, cohort day, crash,
-#              sweep, heavy work, database restart: it restarts the machine's PostgreSQL; under 15 minutes
-#              on 2 cores), each timed, then one table of the headline
+#              sweep, heavy work, item response theory, database restart: it restarts the machine's
+#              PostgreSQL, a sitting's score reports as one ZIP; under 20 minutes on 2 cores), each
+#              timed, then one table of the headline
 #              figures (bench/summary.py); fails at the end if any script failed
 PYTHON ?= python3
 VENV := .venv
@@ -62,7 +63,7 @@ format: $(STAMP)
 	$(BIN)/ruff format exam_service tests migrations
 
 .PHONY: bench  # a separate line: the bench/ folder would otherwise make the target up to date
-BENCHES := answer_save reports paper cohort_day crash sweep heavy irt db_restart
+BENCHES := answer_save reports paper cohort_day crash sweep heavy irt db_restart sitting_zip
 bench: export EXAM_BENCH_SUMMARY := $(CURDIR)/var/bench-summary.jsonl
 bench: $(STAMP)
 	mkdir -p var
