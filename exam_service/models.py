@@ -191,6 +191,9 @@ class Blueprint(Base):
     scoring: Mapped[str] = mapped_column(String(10), default="raw", server_default="raw")
     """`raw`: the scaled score maps the raw percent; `irt`: it maps the expected percent on an
     average form at the attempt's ability θ (see `exams/ability.py`)."""
+    adaptive: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """`mode: adaptive`: the stop rule as given (`target_se`, `min_items`); null for the
+    defaults, and for the other modes."""
     origin: Mapped[str] = mapped_column(String(20), default="api")
     """`file` when it comes from the bank's blueprints/ folder (re-imported), else `api`."""
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -299,6 +302,9 @@ class Attempt(Base):
     sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
     attempt_number: Mapped[int | None]
     """In a sitting: 1, 2, ... per candidate (unique with the two columns before it)."""
+    adaptive_stop: Mapped[str | None] = mapped_column(String(20))
+    """Adaptive practice: why it served its last question (`length`, `precision`, `pool`),
+    set once when the stop rule fires; null while it goes on, and for other modes."""
 
     items: Mapped[list[AttemptItem]] = relationship(
         order_by="AttemptItem.position", cascade="all, delete-orphan"

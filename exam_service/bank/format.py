@@ -95,12 +95,64 @@ class ObjectivesFile(Struct, forbid_unknown_fields=True):
     exam: ObjectiveNode
 
 
+class AdaptiveRule(Struct, forbid_unknown_fields=True):
+    """When an adaptive session stops besides reaching the blueprint's `question_count`:
+    once the standard error of the ability estimate is below `target_se`, after at least
+    `min_items` questions."""
+
+    target_se: Annotated[
+        float,
+        Meta(
+            ge=0.1,
+            le=1.0,
+            description="Stop once the ability's standard error is below this (N(0, 1) scale).",
+        ),
+    ] = 0.4
+    min_items: Annotated[
+        int, Meta(ge=1, le=500, description="Serve at least this many before a precision stop.")
+    ] = 5
+
+
+def adaptive_problems(blueprint: BlueprintFile) -> list[str]:
+    """What an adaptive blueprint (or the `adaptive` field on another) gets wrong, each
+    saying what to change; empty when nothing."""
+    if blueprint.mode != "adaptive":
+        if blueprint.adaptive is not None:
+            return ["'adaptive' applies to mode: adaptive only; remove it or set the mode"]
+        return []
+    problems = []
+    if blueprint.scoring != "irt":
+        problems.append(
+            "an adaptive blueprint needs scoring: irt (its questions are chosen to be hard for "
+            "each candidate, so the raw percent would not say how they would do on a form)"
+        )
+    if blueprint.unscored_count:
+        problems.append("an adaptive blueprint scores every question; set unscored_count to 0")
+    if blueprint.difficulty_mix is not None:
+        problems.append(
+            "an adaptive blueprint chooses difficulty by the candidate's answers; remove "
+            "difficulty_mix"
+        )
+    rule = blueprint.adaptive or AdaptiveRule()
+    if rule.min_items > blueprint.question_count:
+        problems.append(
+            f"adaptive.min_items ({rule.min_items}) is more than question_count "
+            f"({blueprint.question_count}), the most questions a session serves; lower it"
+        )
+    return problems
+
+
 class BlueprintFile(Struct, forbid_unknown_fields=True):
-    """An exam definition; `objective_weights` (shares) or `objective_counts` (exact)."""
+    """An exam definition; `objective_weights` (shares) or `objective_counts` (exact).
+
+    `mode`: `exam` (feedback after submit), `practice` (a check after each question) or
+    `adaptive` (practice served one question at a time, each chosen for the candidate's
+    weakest objectives at their ability, until `question_count` questions or the
+    precision of `adaptive`)."""
 
     id: Slug
     name: Text
-    mode: Literal["exam", "practice"]
+    mode: Literal["exam", "practice", "adaptive"]
     question_count: Annotated[int, Meta(ge=1, le=500)]
     scale: Scale
     time_limit_seconds: Annotated[int, Meta(ge=1)] | None = None
@@ -120,6 +172,9 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     candidate of the attempt's ability is expected to score on an average form, so that
     scores on easier and harder random forms are comparable (README: calibration)."""
     description: str = ""
+    adaptive: AdaptiveRule | None = None
+    """`mode: adaptive` only: when a session stops before `question_count` (defaults when
+    left out)."""
 
 
 SCHEMAS: dict[str, type[Struct]] = {

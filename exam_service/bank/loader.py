@@ -24,6 +24,7 @@ from exam_service.bank.format import (
     ObjectiveNode,
     ObjectivesFile,
     QuestionFile,
+    adaptive_problems,
 )
 
 LEVELS = ("exam", "domain", "task", "objective")
@@ -463,6 +464,7 @@ def _check_blueprint(bp: BlueprintFile, codes: set[str]) -> list[str]:
         )
     if bp.mode == "exam" and bp.time_limit_seconds is None:
         errors.append("an exam-mode blueprint needs time_limit_seconds (practice may be untimed)")
+    errors.extend(adaptive_problems(bp))
     return errors
 
 

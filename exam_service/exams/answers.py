@@ -54,7 +54,9 @@ class SavedAnswer:
 
 @dataclass(frozen=True)
 class AttemptShape:
-    """What a save needs to know about an attempt; it never changes after the start."""
+    """What a save needs to know about an attempt; it never changes after the start, except
+    that adaptive practice appends questions (a save to a position past the cached ones
+    reads the shape again)."""
 
     user_id: int
     deadline: datetime | None
@@ -206,8 +208,8 @@ class ResponseWriter:
         """(in use, open) connections of the save path, for /metrics."""
         return (0, 0) if self.answers is None else self.answers.connections()
 
-    async def shape(self, attempt_id: int) -> AttemptShape | None:
-        cached = self.shapes.get(attempt_id)
+    async def shape(self, attempt_id: int, *, fresh: bool = False) -> AttemptShape | None:
+        cached = None if fresh else self.shapes.get(attempt_id)
         if cached is not None:
             self.shapes.move_to_end(attempt_id)
             return cached
@@ -249,6 +251,12 @@ class ResponseWriter:
         if shape is None or shape.user_id != me.id:
             raise missing_attempt(attempt_id)
         spec = shape.items.get(position)
+        if spec is None and position > max(shape.items, default=0):
+            # adaptive practice may have served it since the shape was cached
+            shape = await self.shape(attempt_id, fresh=True)
+            if shape is None:
+                raise missing_attempt(attempt_id)
+            spec = shape.items.get(position)
         if spec is None:
             raise NotFound(
                 f"attempt {attempt_id} has no question {position}; positions run from 1 to "

@@ -450,6 +450,25 @@ def _shuffled(ids: tuple[str, ...], rng: random.Random) -> tuple[str, ...]:
     return tuple(rng.sample(ids, len(ids)))
 
 
+def serve_one(
+    question: PoolQuestion, position: int, objective: str, shuffle: bool, rng: random.Random
+) -> DrawnItem:
+    """One scored question at `position`, drawn for target `objective`, with its options
+    (or prompts and choices) shuffled as `assemble` shuffles them: adaptive practice serves
+    its questions one at a time."""
+    options, prompts, choices = _display_orders(question, shuffle, rng)
+    return DrawnItem(
+        position=position,
+        question_id=question.question_id,
+        revision_id=question.revision_id,
+        objective=objective,
+        scored=True,
+        option_order=options,
+        prompt_order=prompts,
+        choice_order=choices,
+    )
+
+
 def layout_of(item: DrawnItem) -> dict[str, Any]:
     """The display order a form item keeps: option ids, or prompt and choice ids."""
     if item.prompt_order:

@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.schemas import CurrentUser
-from exam_service.bank.format import BlueprintFile
+from exam_service.bank.format import AdaptiveRule, BlueprintFile, adaptive_problems
 from exam_service.db import utcnow
 from exam_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exam_service.exams import assembly
@@ -42,11 +42,20 @@ def apply_blueprint(row: Blueprint, spec: BlueprintFile) -> None:
     row.max_open_attempts = spec.max_open_attempts
     row.self_study = spec.self_study
     row.scoring = spec.scoring
+    row.adaptive = msgspec.to_builtins(spec.adaptive) if spec.adaptive else None
     row.updated_at = utcnow()
 
 
 def blueprint_scale(row: Blueprint) -> Scale:
     return Scale(row.scale_min, row.scale_max, row.scale_pass, row.raw_cut)
+
+
+def adaptive_rule(row: Blueprint) -> AdaptiveRule | None:
+    """The stop rule of an adaptive blueprint as stored (None: the defaults); None for the
+    other modes."""
+    if row.mode != "adaptive" or row.adaptive is None:
+        return None
+    return msgspec.convert(row.adaptive, AdaptiveRule)
 
 
 def blueprint_file(row: Blueprint) -> BlueprintFile:
@@ -69,6 +78,7 @@ def blueprint_file(row: Blueprint) -> BlueprintFile:
         max_open_attempts=row.max_open_attempts,
         self_study=row.self_study,
         scoring=row.scoring,  # type: ignore[arg-type]
+        adaptive=adaptive_rule(row),
     )
 
 
@@ -100,7 +110,8 @@ async def sync_file_blueprints(session: AsyncSession, specs: Sequence[BlueprintF
 
 
 async def check_blueprint(session: AsyncSession, spec: BlueprintFile) -> None:
-    """Refuse a blueprint that names unknown objectives or that the bank cannot fill."""
+    """Refuse a blueprint that names unknown objectives or that the bank cannot fill (an
+    adaptive one: that has an objective without a question)."""
     parents = await objective_parents(session)
     targets = spec.objective_counts or spec.objective_weights or {}
     unknown = [code for code in targets if code not in parents]
@@ -121,10 +132,24 @@ async def check_blueprint(session: AsyncSession, spec: BlueprintFile) -> None:
             f"objective_counts add up to {sum(spec.objective_counts.values())}, "
             f"not question_count {spec.question_count}"
         )
+    adaptive = adaptive_problems(spec)
+    if adaptive:
+        raise InvalidInput("; ".join(adaptive))
     probe = Blueprint(id=spec.id)
     apply_blueprint(probe, spec)
+    pool = await question_pool(session)
     try:
-        short = assembly.shortfalls(exam_spec(probe), await question_pool(session), parents)
+        if spec.mode == "adaptive":
+            # a session serves what is there, up to question_count (then stops: `pool`)
+            members = assembly.target_members(exam_spec(probe), pool, parents)
+            empty = [code for code, found in members.items() if not found]
+            if empty:
+                raise InvalidInput(
+                    f"the bank has no question to practise for {', '.join(empty)}; write "
+                    "some or remove the code from the blueprint"
+                )
+            return
+        short = assembly.shortfalls(exam_spec(probe), pool, parents)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     if short:

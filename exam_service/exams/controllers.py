@@ -19,9 +19,11 @@ from litestar.params import (
 
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import SIGNED_IN, STAFF, Me
+from exam_service.bank.format import AdaptiveRule
 from exam_service.db import utcnow
 from exam_service.errors import InvalidInput
 from exam_service.exams import (
+    adaptive,
     blueprints,
     closing,
     results,
@@ -42,6 +44,7 @@ from exam_service.exams.schemas import (
     BlueprintWrite,
     CheckView,
     ItemView,
+    NextItemView,
     ResponseSave,
     ResponseSaved,
     ResultView,
@@ -53,13 +56,14 @@ from exam_service.exams.schemas import (
     StatusFilter,
 )
 from exam_service.http import DbSession, Offset, PathId, QueryId
-from exam_service.models import Attempt, Blueprint, Response
+from exam_service.models import Attempt, AttemptItem, Blueprint, Response
 
 Writer = NamedDependency[SkipValidation[ResponseWriter]]
 """A handler parameter `writer: Writer` receives the app's answer writer."""
 
 
 def blueprint_view(row: Blueprint) -> BlueprintView:
+    stop_rule = blueprints.adaptive_rule(row) or AdaptiveRule()
     return BlueprintView(
         id=row.id,
         name=row.name,
@@ -81,6 +85,7 @@ def blueprint_view(row: Blueprint) -> BlueprintView:
         scoring=row.scoring,  # type: ignore[arg-type]
         origin=row.origin,
         owner_id=row.owner_id,
+        adaptive=stop_rule if row.mode == "adaptive" else None,
     )
 
 
@@ -186,28 +191,27 @@ class SittingController(Controller):
         await sittings.remove_accommodation(db, me, sitting_id, username)
 
 
+def item_view(item: AttemptItem, response: Response | None) -> ItemView:
+    revision = item.revision
+    shown = results.shown_lists(revision.content, item.layout)
+    return ItemView(
+        position=item.position,
+        type=revision.type,
+        stem=revision.stem,
+        case=revision.case_scenario,
+        case_title=revision.case_title,
+        options=shown.options,
+        choose=revision.content.get("choose"),
+        prompts=shown.prompts,
+        choices=shown.choices,
+        answer=response.answer if response else None,
+        flagged=response.flagged if response else False,
+        locked=response.locked if response else False,
+    )
+
+
 def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime) -> AttemptView:
-    items = []
-    for item in attempt.items:
-        revision = item.revision
-        response = responses.get(item.position)
-        shown = results.shown_lists(revision.content, item.layout)
-        items.append(
-            ItemView(
-                position=item.position,
-                type=revision.type,
-                stem=revision.stem,
-                case=revision.case_scenario,
-                case_title=revision.case_title,
-                options=shown.options,
-                choose=revision.content.get("choose"),
-                prompts=shown.prompts,
-                choices=shown.choices,
-                answer=response.answer if response else None,
-                flagged=response.flagged if response else False,
-                locked=response.locked if response else False,
-            )
-        )
+    items = [item_view(item, responses.get(item.position)) for item in attempt.items]
     return AttemptView(
         id=attempt.id,
         status=attempt.status,
@@ -224,6 +228,7 @@ def attempt_view(attempt: Attempt, responses: dict[int, Response], now: datetime
         items=items,
         sitting_id=attempt.sitting_id,
         attempt_number=attempt.attempt_number,
+        adaptive=adaptive.progress(attempt, len(items)) if attempt.mode == "adaptive" else None,
     )
 
 
@@ -327,6 +332,24 @@ class AttemptController(Controller):
     )
     async def check(self, db: DbSession, me: Me, attempt_id: PathId, position: PathId) -> CheckView:
         return await results.check_response(db, me, attempt_id, position)
+
+    @post(
+        "/{attempt_id:int}/next",
+        status_code=200,
+        summary="Adaptive practice: the question to answer now, chosen from your answers so "
+        "far, or none once the session is complete",
+    )
+    async def next_item(self, db: DbSession, me: Me, attempt_id: PathId) -> NextItemView:
+        served = await adaptive.serve_next(db, me, attempt_id)
+        return NextItemView(
+            attempt_id=attempt_id,
+            item=None if served.item is None else item_view(served.item, served.response),
+            progress=served.progress,
+            theta=served.theta,
+            theta_se=served.se,
+            objective=served.objective,
+            objective_title=served.objective_title,
+        )
 
     @post("/{attempt_id:int}/submit", status_code=200, summary="Grade and close; idempotent")
     async def submit(self, db: DbSession, me: Me, attempt_id: PathId) -> ResultView:

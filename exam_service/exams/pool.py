@@ -113,14 +113,15 @@ async def _read_pool(session: AsyncSession) -> tuple[assembly.PoolQuestion, ...]
     return tuple(pool)
 
 
-async def recently_seen(session: AsyncSession, user_id: int) -> frozenset[str]:
-    latest = (
-        select(Attempt.id)
-        .where(Attempt.user_id == user_id)
-        .order_by(Attempt.started_at.desc())
-        .limit(RECENT_ATTEMPTS)
-        .subquery()
-    )
+async def recently_seen(
+    session: AsyncSession, user_id: int, *, besides: int | None = None
+) -> frozenset[str]:
+    """The question ids of the user's latest `RECENT_ATTEMPTS` attempts (other than
+    attempt `besides`)."""
+    mine = select(Attempt.id).where(Attempt.user_id == user_id)
+    if besides is not None:
+        mine = mine.where(Attempt.id != besides)
+    latest = mine.order_by(Attempt.started_at.desc()).limit(RECENT_ATTEMPTS).subquery()
     rows = await session.scalars(
         select(QuestionRevision.question_id)
         .join(AttemptItem, AttemptItem.revision_id == QuestionRevision.id)

@@ -224,12 +224,12 @@ CHECK_NOTES = {
 async def check_response(
     session: AsyncSession, me: CurrentUser, attempt_id: int, position: int
 ) -> CheckView:
-    """Practice mode's "check answer": lock the saved answer of one item and say whether
-    it is right; the key, rationales and explanation come too when the review policy
-    allows them during the attempt (`CHECK_NOTES`)."""
+    """Practice mode's (and adaptive practice's) "check answer": lock the saved answer of
+    one item and say whether it is right; the key, rationales and explanation come too
+    when the review policy allows them during the attempt (`CHECK_NOTES`)."""
     attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
     await close_if_expired(session, attempt)
-    if attempt.mode != "practice":
+    if attempt.mode not in ("practice", "adaptive"):
         raise Forbidden(
             f"attempt {attempt_id} is a timed exam; answers are checked only in practice mode"
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from exam_service.bank.format import BlueprintFile
+from exam_service.bank.format import AdaptiveRule, BlueprintFile
 from exam_service.grading.scoring import Scale
 from exam_service.http import RowId
 
@@ -38,6 +38,9 @@ class BlueprintView(Struct):
     origin: str
     owner_id: int | None = None
     """Who made it over the API (and may change it); null for the bank's file blueprints."""
+    adaptive: AdaptiveRule | None = None
+    """`mode: adaptive`: when a session stops before `question_count` questions (the
+    defaults filled in); null for the other modes."""
 
 
 BlueprintWrite = BlueprintFile
@@ -223,6 +226,28 @@ class ItemView(Struct):
     locked: bool
 
 
+StopReason = Literal["length", "precision", "pool"]
+
+
+class AdaptiveProgress(Struct):
+    """Where an adaptive attempt stands: `POST .../next` serves its next question."""
+
+    served: int
+    """Questions served so far (the attempt's `items`)."""
+    max_items: int
+    """The most it serves (the blueprint's `question_count`)."""
+    target_se: float
+    min_items: int
+    complete: bool
+    """True once the stop rule fired: no more questions; submit to see the result."""
+    stop_reason: StopReason | None
+    """`length` (served `max_items`), `precision` (the ability's standard error fell below
+    `target_se` after `min_items`) or `pool` (no question left to serve); null while it
+    goes on."""
+    note: str
+    """What to do now, in a sentence."""
+
+
 class AttemptView(Struct):
     id: int
     status: str
@@ -241,6 +266,26 @@ class AttemptView(Struct):
     """The sitting it was started in; null outside sittings."""
     attempt_number: int | None = None
     """In a sitting: 1, 2, ... for this candidate."""
+    adaptive: AdaptiveProgress | None = None
+    """Adaptive practice only: progress and whether it is complete."""
+
+
+class NextItemView(Struct):
+    """`POST /api/v1/attempts/{id}/next`: the question to answer now (the last one served
+    while it has no answer, else a new one), or none when the session is complete."""
+
+    attempt_id: int
+    item: ItemView | None
+    """Null when `progress.complete`."""
+    progress: AdaptiveProgress
+    theta: float
+    """The ability estimate from the answers so far (EAP, N(0, 1) scale)."""
+    theta_se: float
+    """Its standard error; the session stops once it is below `progress.target_se`."""
+    objective: str | None = None
+    """The blueprint objective `item` was chosen to practise (one of its weights' or
+    counts' codes; `*` for a blueprint without them)."""
+    objective_title: str | None = None
 
 
 class AttemptSummary(Struct):

@@ -18,7 +18,7 @@ from exam_service.auth.passwords import verify_password
 from exam_service.auth.schemas import CurrentUser
 from exam_service.db import utcnow
 from exam_service.errors import Conflict, Forbidden
-from exam_service.exams import assembly, sitting_rules, sittings
+from exam_service.exams import adaptive, assembly, sitting_rules, sittings
 from exam_service.exams.blueprints import blueprint_scale, exam_spec, get_blueprint
 from exam_service.exams.closing import close_expired_for
 from exam_service.exams.pool import objective_parents, question_pool, recently_seen
@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 def snapshot(row: Blueprint) -> dict[str, Any]:
-    """The blueprint settings grading and review need, fixed for the attempt's life."""
-    return {
+    """The blueprint settings grading and review need, fixed for the attempt's life (and
+    an adaptive attempt's stop rule)."""
+    settings = {
         "name": row.name,
         "scale": msgspec.to_builtins(blueprint_scale(row)),
         "partial_credit": row.partial_credit,
@@ -38,6 +39,9 @@ def snapshot(row: Blueprint) -> dict[str, Any]:
         "time_limit_seconds": row.time_limit_seconds,
         "scoring": row.scoring,
     }
+    if row.mode == "adaptive":
+        settings["adaptive"] = adaptive.stop_settings(row)
+    return settings
 
 
 def _refuse_outside_sittings(me: CurrentUser, blueprint: Blueprint) -> None:
@@ -160,16 +164,20 @@ async def _open(
                 f"another (this blueprint allows {blueprint.max_open_attempts} at a time)"
             )
     seed = secrets.randbits(62)
-    try:
-        drawn = assembly.assemble(
-            exam_spec(blueprint),
-            await question_pool(session),
-            await objective_parents(session),
-            seed,
-            await recently_seen(session, me.id),
-        )
-    except assembly.ShortOfQuestions as exc:
-        raise Conflict(str(exc)) from None
+    if blueprint.mode == "adaptive":
+        # one question now; POST /api/v1/attempts/{id}/next serves the others
+        drawn = [await adaptive.first_item(session, blueprint, me.id, seed)]
+    else:
+        try:
+            drawn = assembly.assemble(
+                exam_spec(blueprint),
+                await question_pool(session),
+                await objective_parents(session),
+                seed,
+                await recently_seen(session, me.id),
+            )
+        except assembly.ShortOfQuestions as exc:
+            raise Conflict(str(exc)) from None
     now = utcnow()
     settings = snapshot(blueprint)
     if place is None:
