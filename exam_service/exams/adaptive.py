@@ -90,7 +90,7 @@ def progress(attempt: Attempt, served: int) -> AdaptiveProgress:
 def stop_note(stop: str | None, served: int, rule: Mapping[str, Any]) -> str:
     then = "Submit it to see your result and the review."
     if stop == "length":
-        return f"Complete: you had the {served} questions this practice serves. {then}"
+        return f"Complete: you reached the most questions this practice serves ({served}). {then}"
     if stop == "precision":
         return (
             f"Complete: after {served} questions your ability is measured closely enough "

@@ -1,6 +1,8 @@
 // The exam page: one question at a time, a navigator, a countdown from the server's
 // deadline, every change saved at once (retried while the network is down), flags,
 // a review screen and submit. Text from the bank is only ever set with textContent.
+// Adaptive practice: the questions come one at a time ("Next question" saves, then asks
+// the API for the next); the navigator holds only those served so far.
 (function () {
   "use strict";
 
@@ -8,6 +10,7 @@
   if (!root) return;
   const attemptId = root.dataset.attempt;
   const readonly = root.dataset.readonly === "true";
+  const adaptive = root.dataset.mode === "adaptive";
   const api = "/api/v1/attempts/" + attemptId;
   const resultUrl = "/attempts/" + attemptId + "/result";
   const WARNINGS = [
@@ -27,6 +30,8 @@
   const warned = new Set();
   const saves = new Map(); // position -> {dirty, inflight, failures, error}
   const checks = new Map(); // position -> the practice "check answer" verdict
+  let progress = null; // adaptive practice: the attempt's `adaptive` progress from the API
+  let fetching = false; // adaptive practice: a request for the next question is out
 
   // --- helpers -----------------------------------------------------------------------------
 
@@ -215,7 +220,82 @@
       list.append(el("li", {}, button));
     });
     $("prev").disabled = current === 0;
-    $("next").disabled = current === items.length - 1;
+    const next = $("next");
+    if (adaptive && current === items.length - 1) {
+      next.textContent = "Next question";
+      next.disabled =
+        readonly || closed || fetching || !progress || progress.complete || !isAnswered(items[current]);
+    } else {
+      next.textContent = "Next \u2192";
+      next.disabled = current === items.length - 1;
+    }
+  }
+
+  // --- adaptive practice -------------------------------------------------------------------
+
+  function renderAdaptive() {
+    if (!adaptive || !progress) return;
+    const status = $("adaptive-status");
+    const done = $("adaptive-done");
+    status.hidden = false;
+    if (progress.complete) {
+      status.textContent = progress.served + " questions served: the practice is complete.";
+      done.hidden = false;
+      $("adaptive-done-text").textContent = progress.note;
+    } else {
+      done.hidden = true;
+      status.textContent =
+        "Adaptive practice: " + progress.served + " of at most " + progress.max_items +
+        " questions so far, each chosen from your answers; it stops sooner once your answers " +
+        "measure your ability closely enough.";
+    }
+  }
+
+  function adaptiveProblem(text) {
+    const status = $("adaptive-status");
+    status.hidden = false;
+    status.textContent = text;
+    announce(text);
+  }
+
+  async function fetchNext() {
+    if (fetching || readonly || closed) return;
+    fetching = true;
+    renderNavigator();
+    await settle(15000);
+    let result = null;
+    if (!busy()) {
+      try {
+        result = await call("POST", api + "/next");
+      } catch (_err) {
+        result = null;
+      }
+    }
+    fetching = false;
+    if (!result || !result.ok) {
+      if (result && result.status === 409) {
+        timeIsUp(detail(result, "This attempt is closed."));
+        return;
+      }
+      renderNavigator();
+      adaptiveProblem(
+        busy()
+          ? "Your answer is not saved yet, so the next question cannot be chosen; try again in a moment."
+          : detail(result, "Could not get the next question: no connection. Try again."),
+      );
+      return;
+    }
+    const data = result.data;
+    progress = data.progress;
+    if (data.item && !items.some((i) => i.position === data.item.position)) items.push(data.item);
+    renderAdaptive();
+    if (data.item) {
+      go(items.findIndex((i) => i.position === data.item.position));
+      announce("Question " + data.item.position + ".");
+    } else {
+      renderNavigator();
+      $("adaptive-done-heading").focus();
+    }
   }
 
   // --- one question ------------------------------------------------------------------------
@@ -249,7 +329,11 @@
     const item = items[current];
     const box = $("question");
     box.replaceChildren();
-    const heading = el("h2", { id: "q-heading", tabindex: "-1" }, "Question " + item.position + " of " + items.length);
+    const heading = el(
+      "h2",
+      { id: "q-heading", tabindex: "-1" },
+      "Question " + item.position + (adaptive ? "" : " of " + items.length),
+    );
     box.append(heading);
     if (item.case) {
       box.append(
@@ -281,7 +365,7 @@
     });
     box.append(el("p", { class: "flag" }, flag, el("label", { for: "flag", text: "Flag for review" })));
 
-    if (root.dataset.mode === "practice" && !readonly) box.append(practiceCheck(item));
+    if ((root.dataset.mode === "practice" || adaptive) && !readonly) box.append(practiceCheck(item));
   }
 
   function choiceInputs(item) {
@@ -529,6 +613,7 @@
     $("review").hidden = true;
     $("question").hidden = false;
     $("controls").hidden = false;
+    renderAdaptive();
   }
 
   function chip(item) {
@@ -557,6 +642,7 @@
     if (!flagged.length) f.append(el("li", { class: "none", text: "None" }));
     $("question").hidden = true;
     $("controls").hidden = true;
+    if (adaptive) $("adaptive-done").hidden = true;
     $("review").hidden = false;
     $("review-heading").focus();
   }
@@ -668,6 +754,8 @@
     offsetMs = Date.parse(attempt.server_time) - (sent + received) / 2;
     deadlineMs = attempt.deadline ? Date.parse(attempt.deadline) : null;
     items = attempt.items;
+    progress = attempt.adaptive;
+    renderAdaptive();
     const fromHash = /^#q(\d+)$/.exec(location.hash);
     const start = fromHash ? Number(fromHash[1]) - 1 : 0;
     current = Math.max(0, Math.min(items.length - 1, start));
@@ -679,11 +767,15 @@
   }
 
   $("prev").addEventListener("click", () => go(current - 1));
-  $("next").addEventListener("click", () => go(current + 1));
+  $("next").addEventListener("click", () => {
+    if (adaptive && current === items.length - 1) fetchNext();
+    else go(current + 1);
+  });
   if (!readonly) {
     $("to-review").addEventListener("click", showReview);
     $("back-to-questions").addEventListener("click", () => go(current));
     $("submit").addEventListener("click", confirmSubmit);
+    if (adaptive) $("adaptive-submit").addEventListener("click", showReview);
     $("confirm-cancel").addEventListener("click", () => $("confirm").close());
     $("confirm-submit").addEventListener("click", () => {
       $("confirm").close();
