@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from exam_service.bank.lint import lint_bank
 from exam_service.bank.loader import load_bank
 from exam_service.bank.stats import stats_table
 from exam_service.cli import main
+from tests.factories import Person, import_folder
 
 ROOT = Path(__file__).parents[2]
 DEFAULT_BANK = ROOT / "question_bank"
@@ -35,10 +37,44 @@ def test_default_bank_meets_the_content_targets() -> None:
         if q.case_id:
             per_case[q.case_id] = per_case.get(q.case_id, 0) + 1
     assert len([n for n in per_case.values() if n >= 3]) >= 3
-    assert {b.spec.id for b in bank.blueprints} == {"seed-mock", "seed-practice"}
+    blueprints = {b.spec.id: b.spec for b in bank.blueprints}
+    assert set(blueprints) == {"seed-mock", "seed-practice", "seed-adaptive"}
+    adaptive = blueprints["seed-adaptive"]
+    assert (adaptive.mode, adaptive.scoring, adaptive.self_study) == ("adaptive", "irt", True)
+    assert adaptive.objective_weights == blueprints["seed-mock"].objective_weights
     full = bank.example_blueprints[0].spec
     assert (full.question_count, full.unscored_count, full.time_limit_seconds) == (65, 15, 7800)
     assert lint_bank(bank) == []
+
+
+async def test_the_adaptive_practice_serves_from_the_default_bank(
+    client: AsyncTestClient,
+    db_url: str,
+    people: dict[str, Person],  # type: ignore[type-arg]
+) -> None:
+    """seed-adaptive before any calibration: a first question, and a next one after it."""
+    await import_folder(db_url, DEFAULT_BANK)
+    who = people["candidate"].headers
+    started = await client.post(
+        "/api/v1/attempts", json={"blueprint_id": "seed-adaptive"}, headers=who
+    )
+    assert started.status_code == 201, started.text
+    attempt = started.json()
+    assert attempt["adaptive"]["max_items"] == 30 and len(attempt["items"]) == 1
+    url = f"/api/v1/attempts/{attempt['id']}"
+    first = attempt["items"][0]
+    answer = {"1": "A"} if first["type"] == "matching" else [o["id"] for o in first["options"]]
+    if first["type"] in ("single", "multiple"):
+        answer = answer[: first["choose"] or 1]
+    saved = await client.put(f"{url}/responses/1", json={"answer": answer}, headers=who)
+    assert saved.status_code == 200, saved.text
+    following = await client.post(f"{url}/next", headers=who)
+    assert following.status_code == 200, following.text
+    body = following.json()
+    assert body["item"]["position"] == 2 and body["item"]["stem"] != first["stem"]
+    assert body["objective"] in {"D2.1.1", "D2.1.2", "D2.1.3", "D2.1.4", "D2.1.5"} | {
+        f"D2.2.{n}" for n in range(1, 9)
+    } | {f"D2.3.{n}" for n in range(1, 5)}
 
 
 def test_readme_table_is_the_stats_output() -> None:
