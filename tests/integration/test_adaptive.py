@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
+from exam_service.db import create_engine, session_factory, utcnow
+from exam_service.grading import irt
+from exam_service.models import AttemptItem, ItemCalibration
 from tests.factories import Person, import_folder, write_questions
 from tests.integration.exam_helpers import (
     bank_by_stem,
@@ -229,6 +233,60 @@ async def test_the_next_question_names_what_it_practises(
     assert body["objective_title"]
     assert (body["theta"], body["theta_se"]) == (0.0, 1.0)  # nothing answered: the prior
     assert "key" not in body["item"] and "explanation" not in body["item"]
+
+
+async def test_calibrated_parameters_are_used_once_there_are_some(
+    client: Client, people: dict[str, Person], db_url: str
+) -> None:
+    """Before calibration the first answer is read with a = 1 and b from the question's
+    difficulty label; once a calibration run has estimated the question, with its a and b."""
+    candidate, admin = people["candidate"], people["admin"]
+    await make_blueprint(client, admin, "adaptive-calibrated", **adaptive(question_count=5))
+    bank = await bank_by_stem(client, admin)
+    attempt = await start(client, candidate, "adaptive-calibrated")
+    item = attempt["items"][0]
+    url = f"/api/v1/attempts/{attempt['id']}"
+    saved = await client.put(
+        f"{url}/responses/1",
+        json={"answer": right_answer(item, bank[item["stem"]])},
+        headers=candidate.headers,
+    )
+    assert saved.status_code == 200
+    label = irt.LABEL_FACILITY[bank[item["stem"]]["difficulty"]]
+    before = irt.eap([1.0], irt.b_from_facility([label]), [1.0])
+    served = (await client.post(f"{url}/next", headers=candidate.headers)).json()
+    assert served["theta"] == pytest.approx(before.theta[0], abs=1e-3)
+
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            revision = await session.scalar(
+                select(AttemptItem.revision_id).where(
+                    AttemptItem.attempt_id == attempt["id"], AttemptItem.position == 1
+                )
+            )
+            session.add(
+                ItemCalibration(
+                    revision_id=revision,
+                    model="2pl",
+                    status="estimated",
+                    responses=400,
+                    facility=0.2,
+                    a=2.0,
+                    b=1.5,
+                    misfit=False,
+                    calibrated_at=utcnow(),
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+    after = irt.eap([2.0], [1.5], [1.0])
+    second = served["item"]
+    again = (await client.post(f"{url}/next", headers=candidate.headers)).json()
+    assert again["item"]["stem"] == second["stem"]  # still waiting for its answer
+    assert again["theta"] == pytest.approx(after.theta[0], abs=1e-3)
+    assert again["theta"] > served["theta"] + 0.3  # right on a hard question counts more
 
 
 async def test_no_repeats_and_recent_sessions_avoided_while_the_pool_allows(
