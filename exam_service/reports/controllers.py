@@ -21,11 +21,20 @@ from exam_service.http import (
     download,
     instead_of,
 )
-from exam_service.reports import pdf, score_zip, service, sitting_pdf, sitting_report, tables
+from exam_service.reports import (
+    pdf,
+    readiness,
+    score_zip,
+    service,
+    sitting_pdf,
+    sitting_report,
+    tables,
+)
 from exam_service.reports.schemas import (
     CandidateReport,
     CohortReport,
     ItemReport,
+    ReadinessReport,
     SittingReport,
 )
 
@@ -124,7 +133,10 @@ class ReportController(Controller):
         format: FromQuery[Literal["json", "csv", "pdf"]] = "json",
         paper: FromQuery[Paper] = "a4",
     ) -> CandidateReport:
-        report = await service.candidate_report(db, me, user_id)
+        # the CSV is the attempts and trends alone; JSON and PDF add readiness
+        report = await service.candidate_report(
+            db, me, user_id, heavy=None if format == "csv" else heavy
+        )
         name = f"candidate-{report.username}"
         if format == "csv":
             return instead_of(
@@ -134,6 +146,20 @@ class ReportController(Controller):
             body = await heavy.run(pdf.candidate_report_pdf, report, paper=paper)
             return instead_of(CandidateReport, download(body, PDF, f"{name}.pdf"))
         return report
+
+    @get(
+        "/candidates/{user_id:int}/readiness",
+        guards=[SIGNED_IN],
+        summary="The chance that a candidate passes a blueprint, with its 90% interval, the "
+        "expected score and the objectives that hold them back",
+    )
+    async def candidate_readiness(
+        self, db: DbSession, me: Me, heavy: Heavy, user_id: PathId, blueprint_id: FromQuery[str]
+    ) -> ReadinessReport:
+        """From the candidate's recent answers (each question once, by its latest answer,
+        weighted by age; see the README, "Calibration and ability"). With too little data
+        `enough_data` is false and `summary` says how many more answers would help."""
+        return await readiness.readiness_report(db, heavy, me, user_id, blueprint_id)
 
 
 @get(

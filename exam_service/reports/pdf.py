@@ -58,6 +58,7 @@ from exam_service.reports.schemas import (
     ItemReport,
     ItemStats,
     ObjectiveTrend,
+    ReadinessReport,
     ScoreReport,
 )
 from exam_service.typeset import (
@@ -975,6 +976,7 @@ def candidate_report_pdf(report: CandidateReport, *, paper: str = "a4") -> bytes
     story: list[Flowable] = [
         Paragraph("Candidate report", STYLES["title"]),
         _para(name, "subtitle", SHORT_TEXT),
+        *_readiness(report.readiness, width),
         Paragraph("Attempts", STYLES["h2"]),
         *_attempt_summary(report),
         *_attempt_table(report, width),
@@ -983,6 +985,87 @@ def candidate_report_pdf(report: CandidateReport, *, paper: str = "a4") -> bytes
     ]
     title = f"Candidate report - {report.display_name}"
     return _render(story, paper, title, f"Candidate report - {name}")
+
+
+def _readiness(chances: Sequence[ReadinessReport], width: float) -> list[Flowable]:
+    """Per blueprint open to the candidate: the sentence, the chance of passing with its
+    interval, and the objectives holding them back with theirs and the cut."""
+    if not chances:
+        return []
+    story: list[Flowable] = [
+        Paragraph("Readiness", STYLES["h2"]),
+        Paragraph(
+            "The chance of passing each exam open to the candidate, from their answers of the "
+            "last six months (each question once, by the latest answer; older answers count "
+            "less). Bars: the chance, and the percent expected right on each objective that "
+            "holds them back; whiskers: 90% intervals; dashed line: the cut.",
+            STYLES["small"],
+        ),
+    ]
+    for chance in chances:
+        holding = [o for o in chance.objectives if o.holding_back][:READINESS_OBJECTIVES]
+        parts: list[Flowable] = [
+            _para(chance.blueprint_name, "h3", SHORT_TEXT),
+            _para(chance.summary, "body", LONG_TEXT),
+            _chance_strip(chance, width - 2 * FRAME_PADDING),
+        ]
+        if holding:
+            bars = [
+                _Bar(
+                    label=_node_label(o.code, o.title, "objective"),
+                    depth=3,
+                    percent=o.mastery,
+                    low=o.low,
+                    high=o.high,
+                    note="holds back",
+                    good=False,
+                )
+                for o in holding
+            ]
+            parts.append(_BarChart(bars, chance.scale.raw_cut))
+        story.append(KeepTogether(parts))
+    return story
+
+
+READINESS_OBJECTIVES = 5
+"""The objectives holding a candidate back drawn under each chance of passing."""
+
+
+def _chance_strip(chance: ReadinessReport, width: float) -> Drawing:
+    """The chance of passing on a 0-100% strip with its interval (grey with too little
+    data), laid out like the bar charts' rows (`width` is theirs, the frame's inside) so
+    that the two line up."""
+    height = 30.0
+    drawing = Drawing(width, height, initialFontName=FONT)
+    x0, span = width * 0.38, width * 0.37
+
+    def x(share: float) -> float:
+        return x0 + span * max(0.0, min(1.0, share))
+
+    centre = height - 10
+    tone = GOOD if chance.probability >= 0.5 else FAIL
+    tone = tone if chance.enough_data else MUTED
+    drawing.add(_label(2, centre - 3, "Chance of passing", size=8, color=INK, font=BOLD))
+    track = Rect(x(0), centre - 5, span, 10, fillColor=SHADE, strokeColor=RULE, strokeWidth=0.5)
+    drawing.add(track)
+    drawing.add(
+        Rect(x(0), centre - 5, x(chance.probability) - x(0), 10, fillColor=tone, strokeColor=None)
+    )
+    low, high = x(chance.low), x(chance.high)
+    for x1, y1, x2, y2 in (
+        (low, centre, high, centre),
+        (low, centre - 3, low, centre + 3),
+        (high, centre - 3, high, centre + 3),
+    ):
+        drawing.add(Line(x1, y1, x2, y2, strokeColor=INK, strokeWidth=0.8))
+    for tick in (0.0, 0.5, 1.0):
+        drawing.add(_label(x(tick), 1, f"{tick:.0%}", anchor="middle"))
+    note_x = x0 + span + 8
+    value = f"{chance.probability:.0%}"
+    drawing.add(_label(note_x + 24, centre - 3, value, size=8, color=INK, font=BOLD, anchor="end"))
+    interval = f"{chance.low:.0%}-{chance.high:.0%}" + ("" if chance.enough_data else ", too wide")
+    drawing.add(_label(note_x + 29, centre - 3, interval, size=7.5, color=tone))
+    return drawing
 
 
 def _attempt_summary(report: CandidateReport) -> list[Flowable]:

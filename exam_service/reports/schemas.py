@@ -148,6 +148,85 @@ class ObjectiveTrend(Struct):
     """Study-guide sections to revisit (the `source` of this objective's questions)."""
 
 
+class ObjectiveReadiness(Struct):
+    """One objective a blueprint draws from, as readiness sees the candidate on it."""
+
+    code: str
+    title: str
+    mastery: float
+    """The percent of this objective's questions the candidate is expected to get right."""
+    low: float
+    high: float
+    """The 90% interval of `mastery`."""
+    below_cut: float
+    """The probability (0-1) that mastery is below the blueprint's raw cut."""
+    answered: float
+    """The answers on this objective that count, weighted by their age."""
+    right: float
+    """Of those, the points earned (weighted alike)."""
+    on_form: int
+    """Scored questions a form draws from this objective."""
+    shortfall: float
+    """Questions a form's share of this objective is expected to lose against the cut
+    (negative: to spare)."""
+    holding_back: bool
+    """Answered, and more likely below the cut than not: practise it first."""
+
+
+class ReadinessReport(Struct):
+    """`GET /api/v1/reports/candidates/{id}/readiness?blueprint_id=B`: the chance that the
+    candidate passes a sitting of B, from their recent answers (see the README,
+    "Calibration and ability")."""
+
+    user_id: int
+    blueprint_id: str
+    blueprint_name: str
+    summary: str
+    """What a person reads: the chance with its interval, or that there is too little to go
+    on and how many more answers would tell; then the objectives to practise first."""
+    probability: float
+    """The predicted probability (0-1) of passing a random form of the blueprint."""
+    low: float
+    high: float
+    """Its interval at `level` (0.9)."""
+    level: float
+    enough_data: bool
+    """Whether the interval is at most `target_width` wide; if not, `probability` is little
+    better than a guess and `summary` says so."""
+    target_width: float
+    more_questions: int | None
+    """About how many more answers would make the interval at most `target_width` wide (0:
+    it already is; null: no number would, as for a candidate right at the cut)."""
+    expected_percent: float
+    """The percent right the candidate is expected to score on a random form."""
+    expected_scaled_score: int
+    """That percent on the blueprint's scale."""
+    scale: Scale
+    theta: float
+    theta_se: float
+    """The ability estimate from the counted answers and its standard error."""
+    cut_theta: float | None
+    """The ability at which a random form's expected percent is the raw cut."""
+    answers_counted: int
+    """Questions whose latest answer counts (each question once)."""
+    answers_weighted: float
+    """The same, weighted by age (an answer counts half after 60 days)."""
+    answers_left_out: int
+    """Questions answered that the blueprint does not draw (retired, other objectives)."""
+    answers_too_old: int
+    """Questions of the blueprint whose latest answer is too old or beyond the most recent
+    500."""
+    last_answer_at: datetime | None
+    holding_back: list[str]
+    """The codes of the objectives to practise first, the largest shortfall first."""
+    objectives: list[ObjectiveReadiness]
+    """Every objective the blueprint draws from, the largest shortfall first."""
+    pool_items: int
+    calibrated_items: int
+    """Pool questions with calibrated parameters; the others use their classical
+    difficulty until they have enough answers."""
+
+
 class CandidateReport(Struct):
     user_id: int
     username: str
@@ -155,6 +234,9 @@ class CandidateReport(Struct):
     attempts: list[CandidateAttempt]
     objectives: list[ObjectiveTrend]
     """Weakest first."""
+    readiness: list[ReadinessReport] = []
+    """For each blueprint open to the candidate (self-study, and those of their sittings
+    still to come or open): the chance of passing it."""
 
 
 class ScoreReport(Struct):

@@ -27,6 +27,7 @@ from exam_service.exams.blueprints import blueprint_scale, get_blueprint
 from exam_service.exams.results import attempt_result
 from exam_service.grading import irt
 from exam_service.grading.scoring import Scale
+from exam_service.heavy import HeavyWork
 from exam_service.models import (
     CURRENT_REVISION,
     Attempt,
@@ -41,6 +42,7 @@ from exam_service.models import (
     User,
 )
 from exam_service.reports import analysis
+from exam_service.reports.readiness import open_readiness
 from exam_service.reports.schemas import (
     Bin,
     CandidateAttempt,
@@ -598,8 +600,10 @@ async def score_report(session: AsyncSession, viewer: CurrentUser, attempt_id: i
 
 
 async def candidate_report(
-    session: AsyncSession, viewer: CurrentUser, user_id: int
+    session: AsyncSession, viewer: CurrentUser, user_id: int, *, heavy: HeavyWork | None = None
 ) -> CandidateReport:
+    """The candidate's attempts and objective trends, and (with `heavy` to estimate in) their
+    readiness for each blueprint open to them."""
     user = await session.get(User, user_id)
     if user is None or not await may_see_user(session, viewer, user_id):
         raise NotFound(f"there is no candidate {user_id} among yours")
@@ -656,4 +660,5 @@ async def candidate_report(
         display_name=user.display_name,
         attempts=attempts,
         objectives=trends,
+        readiness=[] if heavy is None else await open_readiness(session, heavy, user_id),
     )
