@@ -42,10 +42,13 @@ T = TypeVar("T")
 NICE = 10
 JOB_MODULES = [
     "exam_service.bank.interchange",
+    "exam_service.calibration.service",
+    "exam_service.grading.irt",
     "exam_service.paper.pdf",
     "exam_service.paper.scan",
     "exam_service.paper.service",
     "exam_service.reports.pdf",
+    "exam_service.reports.sitting_pdf",
 ]
 """Imported once by the fork server, so a new worker starts without importing them."""
 
