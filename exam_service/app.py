@@ -20,7 +20,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service import __version__
-from exam_service.auth.controllers import AuthController, CohortController, create_user, me
+from exam_service.auth.controllers import (
+    AuthController,
+    CohortController,
+    UserController,
+    change_my_password,
+    me,
+)
+from exam_service.auth.revocation import Revocations
 from exam_service.auth.security import (
     PUBLIC,
     csrf_middleware,
@@ -60,6 +67,7 @@ from exam_service.reports.controllers import (
     sitting_score_reports,
 )
 from exam_service.settings import DEFAULT_SECRET_KEY, Settings
+from exam_service.web.accounts import AccountPages
 from exam_service.web.controllers import CandidatePages, PageController, StaffPages
 from exam_service.web.sittings import SittingPages
 
@@ -93,7 +101,8 @@ def create_app(settings: Settings) -> Litestar:
     check_secret(settings)
     configure_logging(settings)
     engine = create_engine(settings.database_url, settings.sqlite_busy_timeout_ms)
-    auth = jwt_auth(settings)
+    revocations = Revocations(engine, settings.access_refresh_seconds)
+    auth = jwt_auth(settings, revocations)
     sessions = session_factory(engine)
     heads = head_revisions()
 
@@ -170,6 +179,9 @@ def create_app(settings: Settings) -> Litestar:
     def provide_auth() -> Any:
         return auth
 
+    def provide_revocations() -> Revocations:
+        return revocations
+
     def provide_writer() -> ResponseWriter:
         return writer
 
@@ -183,7 +195,8 @@ def create_app(settings: Settings) -> Litestar:
             metrics,
             AuthController,
             me,
-            create_user,
+            change_my_password,
+            UserController,
             CohortController,
             ObjectiveController,
             QuestionController,
@@ -199,6 +212,7 @@ def create_app(settings: Settings) -> Litestar:
             CandidatePages,
             StaffPages,
             SittingPages,
+            AccountPages,
             create_static_files_router(
                 SWAGGER_ASSETS,
                 directories=[swagger_ui_bundle.swagger_ui_path],
@@ -214,6 +228,7 @@ def create_app(settings: Settings) -> Litestar:
             "me": Provide(provide_user),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "auth": Provide(provide_auth, sync_to_thread=False),
+            "revocations": Provide(provide_revocations, sync_to_thread=False),
             "writer": Provide(provide_writer, sync_to_thread=False),
             "heavy": Provide(provide_heavy, sync_to_thread=False),
         },

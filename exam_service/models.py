@@ -120,6 +120,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Carried in every token issued to the user; raised to end all of the user's sign-ins
+    (deactivation, a role change, a new password), so older tokens stop working."""
+    access_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    """When `token_version` or `is_active` last changed; every instance re-reads the users
+    changed lately (`auth/revocation.py`). Null until the first change."""
+
+
+class RevokedToken(Base):
+    """A token ended before its expiry by signing out, kept until it would have expired;
+    every instance reads the new ones every few seconds (`auth/revocation.py`)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Cohort(Base):

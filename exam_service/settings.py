@@ -32,6 +32,9 @@ class Settings:
     data_dir: Path = field(default=ROOT / "var")
     """Local files other than the database: the demo accounts' passwords."""
     token_ttl_seconds: int = 12 * 3600
+    access_refresh_seconds: int = 2
+    """How often each instance re-reads deactivations, role and password changes and
+    sign-outs made anywhere (`auth/revocation.py`); 0: before every signed-in request."""
     max_body_bytes: int = 2 * 1024 * 1024
     signin_max_failures: int = 5
     signin_window_seconds: int = 300
@@ -111,6 +114,9 @@ class Settings:
             log_level=log_level,
             data_dir=Path(env.get("EXAM_DATA_DIR", str(defaults.data_dir))),
             token_ttl_seconds=number("EXAM_TOKEN_TTL_SECONDS", defaults.token_ttl_seconds),
+            access_refresh_seconds=number(
+                "EXAM_ACCESS_REFRESH_SECONDS", defaults.access_refresh_seconds
+            ),
             max_body_bytes=number("EXAM_MAX_BODY_BYTES", defaults.max_body_bytes),
             signin_max_failures=number("EXAM_SIGNIN_MAX_FAILURES", defaults.signin_max_failures),
             signin_window_seconds=number(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from exam_service.http import RowId
 
@@ -51,6 +51,43 @@ class UserView(Struct):
     username: str
     role: str
     display_name: str
+
+
+Password = Annotated[str, Meta(max_length=1024, description="At least 10 characters.")]
+
+
+class UserChange(Struct, forbid_unknown_fields=True):
+    """An admin's change to a user; a field left out stays as it is. `active`, `role` and
+    `password` end every sign-in the user has (they sign in again)."""
+
+    active: bool | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    display_name: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType = UNSET
+    password: Password | UnsetType = UNSET
+    """A new password for the user (tell them; they can change it afterwards)."""
+
+
+class AccountView(Struct):
+    """A user as an admin manages them."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    created_at: datetime
+
+
+class AccountPage(Struct):
+    items: list[AccountView]
+    total: int
+    limit: int
+    offset: int
+
+
+class PasswordChange(Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    new_password: Password
 
 
 class CohortCreate(Struct):

@@ -3,6 +3,7 @@ role guards, and CSRF checks for cookie-carrying browser requests."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.authentication import AuthenticationResult
@@ -22,6 +24,7 @@ from litestar.params import SkipValidation
 from litestar.security.jwt import JWTCookieAuth, JWTCookieAuthenticationMiddleware, Token
 from litestar.types import Receive, Scope, Send
 
+from exam_service.auth.revocation import Revocations
 from exam_service.auth.schemas import CurrentUser
 from exam_service.errors import Forbidden, NotAuthenticated
 from exam_service.settings import Settings
@@ -51,7 +54,9 @@ class CachedJWTMiddleware(JWTCookieAuthenticationMiddleware):
 
     A candidate's browser sends the same token with every answer it saves; verifying the
     HMAC and decoding each time was a fifth of that request's work. A cached entry is used
-    only while the token has not expired, and only for the same secret and token bytes.
+    only while the token has not expired, and only for the same secret and token bytes,
+    and the app's `Revocations` (the revoked-token handler) are asked on every request,
+    so a token revoked after it was cached stops at once.
     """
 
     verified: ClassVar[OrderedDict[tuple[str, str], tuple[float, AuthenticationResult]]] = (
@@ -65,6 +70,9 @@ class CachedJWTMiddleware(JWTCookieAuthenticationMiddleware):
         key = (self.token_secret, encoded_token)
         hit = self.verified.get(key)
         if hit is not None and hit[0] > time.time():
+            revoked = self.revoked_token_handler
+            if revoked is not None and await revoked(hit[1].auth, connection):
+                raise NotAuthorizedException("the token was revoked")
             return hit[1]
         result = await super().authenticate_token(encoded_token, connection)
         self.verified[key] = (result.auth.exp.timestamp(), result)
@@ -73,11 +81,14 @@ class CachedJWTMiddleware(JWTCookieAuthenticationMiddleware):
         return result
 
 
-def jwt_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
+def jwt_auth(
+    settings: Settings, revocations: Revocations | None = None
+) -> JWTCookieAuth[CurrentUser, Token]:
     """Bearer tokens for API clients and the same token in an HttpOnly cookie for browsers.
 
-    The token carries the user's id, name and role, so no request reads the users table;
-    a role change takes effect when the token expires (EXAM_TOKEN_TTL_SECONDS).
+    The token carries the user's id, name, role and token version, so no request reads
+    the users table; `revocations` refuses the tokens that no longer count (the app's;
+    None where tokens are only made, as in tests and benches).
     """
     return JWTCookieAuth[CurrentUser, Token](
         token_secret=settings.secret_key,
@@ -89,17 +100,25 @@ def jwt_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
         exclude=["^/schema"],
         exclude_opt_key="exclude_from_auth",
         authentication_middleware_class=CachedJWTMiddleware,
+        revoked_token_handler=revocations,
     )
 
 
-def issue_token(auth: JWTCookieAuth[CurrentUser, Token], user: CurrentUser, ttl: int) -> str:
+def issue_token(
+    auth: JWTCookieAuth[CurrentUser, Token], user: CurrentUser, ttl: int, *, version: int = 0
+) -> str:
+    """A token for `user`, valid `ttl` seconds, with an id of its own (`jti`, so that signing
+    out can revoke it alone) and the user's token `version` (0 until their sign-ins were
+    first ended: see `users.token_version`)."""
     return auth.create_token(
         identifier=str(user.id),
         token_expiration=timedelta(seconds=ttl),
+        token_unique_jwt_id=secrets.token_urlsafe(16),
         token_extras={
             "username": user.username,
             "role": user.role,
             "display_name": user.display_name,
+            "ver": version,
         },
     )
 
@@ -141,6 +160,8 @@ Me = NamedDependency[CurrentUser]
 """A handler parameter `me: Me` receives the signed-in user."""
 Auth = NamedDependency[SkipValidation[JWTCookieAuth[CurrentUser, Token]]]
 """A handler parameter `auth: Auth` receives the app's JWT configuration."""
+SignIns = NamedDependency[SkipValidation[Revocations]]
+"""A handler parameter `revocations: SignIns` receives the app's view of revoked tokens."""
 
 
 class CookieCSRFMiddleware(CSRFMiddleware):

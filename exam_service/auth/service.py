@@ -20,7 +20,14 @@ from exam_service.auth.passwords import hash_password_async, password_problem, v
 from exam_service.auth.schemas import CurrentUser
 from exam_service.auth.security import issue_token
 from exam_service.db import utcnow
-from exam_service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from exam_service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+)
 from exam_service.models import Cohort, CohortMember, SignInFailure, User
 from exam_service.settings import Settings
 
@@ -103,7 +110,8 @@ async def sign_in(
 ) -> User:
     """The user whose credentials these are, or NotAuthenticated with one message for an
     unknown user and a wrong password alike. After `max_failures` failures for the same
-    (username, client) within `window_seconds`, RateLimited until the window ends."""
+    (username, client) within `window_seconds`, RateLimited until the window ends. A
+    deactivated account is Forbidden, said only to someone who knows its password."""
     username = username.strip().lower()
     key = f"{username}|{client}"
     now = utcnow()
@@ -118,14 +126,15 @@ async def sign_in(
                 retry_after=wait,
             )
     user = await session.scalar(select(User).where(User.username == username))
-    usable = user is not None and user.is_active
-    if not await verify_password(user.password_hash if usable and user else None, password):
+    if not await verify_password(user.password_hash if user else None, password):
         await _failure_upsert(session, key, now, window_seconds)
         raise NotAuthenticated(WRONG_CREDENTIALS)
     assert user is not None
     if blocked is not None:
         await session.execute(delete(SignInFailure).where(SignInFailure.key == key))
         await session.commit()
+    if not user.is_active:
+        raise Forbidden(f"the account {username!r} is deactivated; ask an admin to reactivate it")
     return user
 
 
@@ -284,4 +293,6 @@ async def sign_in_for_token(
         max_failures=settings.signin_max_failures,
         window_seconds=settings.signin_window_seconds,
     )
-    return issue_token(auth, current_user(user), settings.token_ttl_seconds)
+    return issue_token(
+        auth, current_user(user), settings.token_ttl_seconds, version=user.token_version
+    )
