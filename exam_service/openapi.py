@@ -7,8 +7,10 @@ Litestar generates the document from the handlers; `complete` adds what it canno
   handler: 401 where a sign-in is needed, 403 where a role guard admits only some roles,
   404 where the path names an object, 400, 413 and 422 where a body is read, 400 where
   Litestar validates parameters, 503 where the database (SQLite's write lock can time
-  out) or the pool for heavy jobs is used. What services decide on their own (a 409 for
-  a closed attempt, a 404 for an id in a query or body) is in `RAISED_BY_SERVICES`;
+  out) or the pool for heavy jobs is used, which includes every signed-in request (the
+  sign-in check reads the accounts changed lately every few seconds). What services
+  decide on their own (a 409 for a closed attempt, a 404 for an id in a query or body)
+  is in `RAISED_BY_SERVICES`;
 - the media types of the file downloads (`DOWNLOADS`), the YAML export described by the
   bank's own questions-file schema;
 - no bearer requirement on the public operations (health, readiness, sign-in);
@@ -52,12 +54,15 @@ ERRORS: dict[int, str] = {
     "'Authorization: Bearer <access_token>' (on sign-in itself: a wrong username or password)",
     403: "Signed in, but not allowed: the role does not permit it, or the object does not "
     "(a blueprint loaded from the bank's files, a timed exam's answer to check, a blueprint "
-    "taken only in sittings, a sitting's access code)",
+    "taken only in sittings, a sitting's access code); or a deactivated account signing in, "
+    "or a wrong current password",
     404: "No such object, or one the caller may not see",
-    409: "The object's state forbids this (for example, the attempt is closed)",
+    409: "The object's state forbids this (for example, the attempt is closed, or the change "
+    "would leave no active admin)",
     413: "The body is larger than the limit (EXAM_MAX_BODY_BYTES)",
     422: "Well formed, but the content is wrong; `detail` says what to change",
-    429: "Too many failed sign-ins for this username from this client; wait Retry-After seconds",
+    429: "Too many failed sign-ins (or wrong current passwords) for this username from this "
+    "client; wait Retry-After seconds",
     503: "The database is busy or not ready, or this instance's workers for heavy jobs are "
     "all taken: send again after Retry-After seconds",
 }
@@ -70,8 +75,10 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
 
 RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/ready"): frozenset({503}),
-    ("POST", "/api/v1/auth/token"): frozenset({401, 429}),
+    ("POST", "/api/v1/auth/token"): frozenset({401, 403, 429}),  # 403: a deactivated account
+    ("POST", "/api/v1/me/password"): frozenset({403, 429}),  # the current password is wrong
     ("POST", "/api/v1/users"): frozenset({409}),
+    ("PATCH", "/api/v1/users/{user_id}"): frozenset({409}),  # it would leave no active admin
     ("GET", "/api/v1/questions"): frozenset({404}),
     ("POST", "/api/v1/bank/imports"): frozenset({409}),  # would replace questions, no overwrite
     ("POST", "/api/v1/blueprints"): frozenset({409}),
@@ -85,11 +92,15 @@ RAISED_BY_SERVICES: dict[tuple[str, str], frozenset[int]] = {
     ("PUT", "/api/v1/sittings/{sitting_id}/accommodations/{username}"): frozenset({409}),
     ("PUT", "/api/v1/attempts/{attempt_id}/responses/{position}"): frozenset({409}),
     ("POST", "/api/v1/attempts/{attempt_id}/responses/{position}/check"): frozenset({403, 409}),
+    # closed, not adaptive, or a blueprint whose objectives have no question left
+    ("POST", "/api/v1/attempts/{attempt_id}/next"): frozenset({409}),
     ("GET", "/api/v1/attempts/{attempt_id}/result"): frozenset({409}),
     ("GET", "/api/v1/attempts/{attempt_id}/report.pdf"): frozenset({409}),
     # ?sitting_id= not yours (404), or neither it nor blueprint_id, or another blueprint (422)
     ("GET", "/api/v1/reports/cohorts/{cohort_id}"): frozenset({422}),
     ("GET", "/api/v1/reports/items"): frozenset({404, 422}),
+    # a blueprint that draws no scored question from the active bank
+    ("GET", "/api/v1/reports/candidates/{user_id}/readiness"): frozenset({409}),
     ("POST", "/api/v1/paper-exams"): frozenset({404, 422}),
     ("GET", "/api/v1/paper-exams/{exam_id}/booklet.pdf"): frozenset({422}),
     ("GET", "/api/v1/paper-exams/{exam_id}/key.pdf"): frozenset({422}),
@@ -146,7 +157,7 @@ def error_statuses(method: str, path: str, handler: HTTPRouteHandler) -> set[int
         statuses.add(404)
     if reads_body:
         statuses |= {400, 413, 422}
-    if parameters.keys() & {"db", "writer", "heavy"}:
+    if not is_public(handler) or parameters.keys() & {"db", "writer", "heavy"}:
         statuses.add(503)
     return statuses
 

@@ -1,6 +1,7 @@
-"""Browser pages: sign-in and sign-out, the candidate's dashboard, exam and result pages,
-and the instructor's bank, cohort, item-analysis and paper-exam pages (printing, grading
-paper answers and scans, settling the sheets the scan reader sends to review).
+"""Browser pages: sign-in (sign-out is in `accounts.py`), the candidate's dashboard, exam
+and result pages, and the instructor's bank, cohort, item-analysis and paper-exam pages
+(printing, grading paper answers and scans, settling the sheets the scan reader sends to
+review).
 
 Pages reuse the API's services and views, so a page never shows a candidate more than the
 API would (no key, rationale or explanation before the review policy releases them).
@@ -21,13 +22,21 @@ from exam_service.auth import service as auth_service
 from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Auth, Me
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
-from exam_service.errors import ExamServiceError, InvalidInput, NotAuthenticated, RateLimited
+from exam_service.errors import (
+    Busy,
+    ExamServiceError,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    RateLimited,
+)
 from exam_service.exams import closing, results, sitting_list, start
 from exam_service.exams import service as exam_service
 from exam_service.exams.blueprints import list_blueprints
 from exam_service.exams.delivery import LETTERS
 from exam_service.exams.schemas import ResultView, ReviewItem
 from exam_service.exams.sittings import list_owned
+from exam_service.heavy import HeavyWork
 from exam_service.http import (
     AppSettings,
     DbSession,
@@ -40,6 +49,7 @@ from exam_service.http import (
 from exam_service.models import Blueprint, PaperExam
 from exam_service.paper import review
 from exam_service.paper import service as paper_service
+from exam_service.reports import readiness
 from exam_service.reports import service as report_service
 
 PAGE_SIZE = 50
@@ -76,7 +86,7 @@ def _safe_next(target: str) -> str:
 
 
 async def _dashboard(
-    db: DbSession, me: Any, error: str | None = None, status_code: int = 200
+    db: DbSession, me: Any, heavy: HeavyWork, error: str | None = None, status_code: int = 200
 ) -> Template:
     await closing.close_expired_for(db, me.id)
     blueprints = await list_blueprints(db)
@@ -87,6 +97,15 @@ async def _dashboard(
     )
     # candidates take a blueprint that is not self-study only in a sitting; staff preview any
     entries = [] if staff else await sitting_list.sitting_entries(db, me)
+    chances, chances_note = [], None
+    if not staff:
+        try:
+            chances = await readiness.open_readiness(db, heavy, me.id)
+        except Busy:
+            chances_note = (
+                "Your chances of passing are not shown while the server is busy; reload the "
+                "page in a few seconds to see them."
+            )
     context = {
         "me": me,
         "blueprints": blueprints if staff else [b for b in blueprints if b.self_study],
@@ -96,6 +115,8 @@ async def _dashboard(
         },
         "attempts": attempts,
         "names": names,
+        "readiness": chances,
+        "readiness_note": chances_note,
         "error": error,
     }
     return Template("home.html", context=context, status_code=status_code)
@@ -105,8 +126,8 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/", guards=[SIGNED_IN])
-    async def home(self, db: DbSession, me: Me) -> Template:
-        return await _dashboard(db, me)
+    async def home(self, db: DbSession, me: Me, heavy: Heavy) -> Template:
+        return await _dashboard(db, me, heavy)
 
     @get("/login", opt=PUBLIC)
     async def login_page(self, next: FromQuery[str] = "/") -> Template:
@@ -125,7 +146,7 @@ class PageController(Controller):
             token = await auth_service.sign_in_for_token(
                 db, settings, auth, data.username, data.password, client_address(request, settings)
             )
-        except (NotAuthenticated, RateLimited) as exc:
+        except (NotAuthenticated, RateLimited, Forbidden) as exc:
             context = {
                 "next": _safe_next(data.next),
                 "error": exc.detail,
@@ -142,12 +163,6 @@ class PageController(Controller):
             secure=not settings.is_development,
             samesite="lax",
         )
-        return response
-
-    @post("/logout", opt=PUBLIC, status_code=303)
-    async def logout(self) -> Redirect:
-        response = Redirect("/login", status_code=303)
-        response.delete_cookie(AUTH_COOKIE)
         return response
 
 
@@ -222,7 +237,7 @@ class CandidatePages(Controller):
 
     @post("/attempts", status_code=303)
     async def start(
-        self, db: DbSession, me: Me, data: URLEncodedBody[StartForm]
+        self, db: DbSession, me: Me, heavy: Heavy, data: URLEncodedBody[StartForm]
     ) -> Redirect | Template:
         try:
             if data.sitting_id:
@@ -232,7 +247,7 @@ class CandidatePages(Controller):
                 attempt_id = await start.start_attempt(db, me, data.blueprint_id)
         except ExamServiceError as exc:
             await db.rollback()
-            return await _dashboard(db, me, error=exc.detail, status_code=exc.status_code)
+            return await _dashboard(db, me, heavy, error=exc.detail, status_code=exc.status_code)
         return Redirect(f"/attempts/{attempt_id}", status_code=303)
 
     @get("/attempts/{attempt_id:int}")

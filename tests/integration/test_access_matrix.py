@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from exam_service.app import create_app
+from exam_service.auth.security import issue_token, jwt_auth
 from exam_service.settings import Settings
 from tests.factories import PASSWORD, Person, import_folder
 
@@ -36,6 +37,12 @@ class Context:
     """One more sitting of the instructor's per persona, for that persona to delete."""
     spare_page_sittings: dict[str, int] = field(default_factory=dict)
     """And one per persona to delete through the browser page."""
+    adaptive_attempt_id: int = 0
+    """The candidate's adaptive practice attempt (matrix-adaptive)."""
+    other_candidate_id: int = 0
+    """Whose account the admin rows change (a new display name: no sign-in ends)."""
+    spare_tokens: dict[str, str] = field(default_factory=dict)
+    """A second token per persona, for that persona to revoke."""
 
 
 # A request for persona p: (path, keyword arguments for the client).
@@ -85,6 +92,16 @@ PRACTICE = {
     "max_open_attempts": 50,
     "scale": {"min": 0, "max": 100, "pass": 70},
     "self_study": True,
+}
+
+
+ADAPTIVE = {
+    **PRACTICE,
+    "id": "matrix-adaptive",
+    "name": "Matrix adaptive practice",
+    "mode": "adaptive",
+    "scoring": "irt",
+    "adaptive": {"min_items": 2},
 }
 
 
@@ -155,16 +172,41 @@ def new_user(_ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
     return "/api/v1/users", {"json": body}
 
 
+def spare_token(ctx: Context, persona: str) -> tuple[str, dict[str, Any]]:
+    token = ctx.spare_tokens.get(persona)
+    return "/api/v1/auth/token", {"headers": {"Authorization": f"Bearer {token}"}} if token else {}
+
+
+def admin_only(status: int) -> dict[str, int]:
+    return {**staff(403), "admin": status}
+
+
+def other_candidate(prefix: str, **kwargs: Any) -> Build:
+    """A change to the other candidate that ends none of their sign-ins."""
+    return lambda ctx, _p: (f"{prefix}/{ctx.other_candidate_id}", kwargs)
+
+
 MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/health"): (fixed("/health"), everyone(200)),
     ("GET", "/ready"): (fixed("/ready"), everyone(200)),
     # without EXAM_METRICS_TOKEN (as here) only admins; a scraper's token: test_observability
     ("GET", "/metrics"): (fixed("/metrics"), {**staff(403), "admin": 200}),
     ("POST", "/api/v1/auth/token"): (own_credentials, {**everyone(200), "anonymous": 401}),
+    ("DELETE", "/api/v1/auth/token"): (spare_token, signed_in(204)),
     ("GET", "/api/v1/me"): (fixed("/api/v1/me"), signed_in(200)),
+    ("POST", "/api/v1/me/password"): (
+        # reaches the check of the new password, which refuses it (nothing changes)
+        fixed("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "x"}),
+        signed_in(422),
+    ),
     ("POST", "/api/v1/users"): (
         new_user,
         {**staff(403), "admin": 201},
+    ),
+    ("GET", "/api/v1/users"): (fixed("/api/v1/users"), admin_only(200)),
+    ("PATCH", "/api/v1/users/{user_id:int}"): (
+        other_candidate("/api/v1/users", json={"display_name": "Renamed"}),
+        admin_only(200),
     ),
     ("POST", "/api/v1/cohorts"): (fixed("/api/v1/cohorts", json={"name": "New"}), staff(201)),
     ("GET", "/api/v1/cohorts"): (fixed("/api/v1/cohorts"), staff(200)),
@@ -246,6 +288,11 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         # the candidate saved no answer to check: a 409 that says so
         owner_only(409),
     ),
+    ("POST", "/api/v1/attempts/{attempt_id:int}/next"): (
+        # nothing answered yet: the owner is given the first question again
+        lambda ctx, _p: (f"/api/v1/attempts/{ctx.adaptive_attempt_id}/next", {}),
+        owner_only(200),
+    ),
     ("GET", "/api/v1/attempts/{attempt_id:int}/result"): (
         attempt_path("/result"),
         owner_and_staff(409),  # still in progress
@@ -276,6 +323,13 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/api/v1/reports/candidates/{user_id:int}"): (
         lambda ctx, _p: (f"/api/v1/reports/candidates/{ctx.candidate_id}", {}),
         owner_and_staff(200),
+    ),
+    ("GET", "/api/v1/reports/candidates/{user_id:int}/readiness"): (
+        lambda ctx, _p: (
+            f"/api/v1/reports/candidates/{ctx.candidate_id}/readiness",
+            {"params": {"blueprint_id": "matrix-practice"}},
+        ),
+        owner_and_staff(200),  # the candidate, their cohort's instructor, admins; others 404
     ),
     ("POST", "/api/v1/paper-exams"): (
         fixed("/api/v1/paper-exams", json={"blueprint_id": "matrix-practice", "title": "Paper"}),
@@ -387,6 +441,17 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/login"): (fixed("/login"), everyone(200)),
     ("POST", "/login"): (login_form, {**everyone(303), "anonymous": 401}),
     ("POST", "/logout"): (fixed("/logout"), everyone(303)),
+    ("GET", "/account/password"): (fixed("/account/password"), signed_in(200)),
+    ("POST", "/account/password"): (
+        # reaches the form's check, which refuses two different new passwords
+        fixed("/account/password", data={"new_password": "a" * 12, "confirm_password": "b"}),
+        signed_in(422),
+    ),
+    ("GET", "/admin/users"): (fixed("/admin/users"), admin_only(200)),
+    ("POST", "/admin/users/{user_id:int}"): (
+        other_candidate("/admin/users", data={"role": "candidate"}),  # as it is already
+        admin_only(303),
+    ),
     ("GET", "/static/{file_path:path}"): (fixed("/static/app.css"), everyone(200)),
     ("HEAD", "/static/{file_path:path}"): (fixed("/static/app.css"), everyone(200)),
     ("GET", "/schema-assets/{file_path:path}"): (
@@ -428,7 +493,12 @@ def test_every_route_has_a_row(settings: Settings) -> None:
 
 
 async def test_access_matrix(
-    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person], cohort_id: int
+    client: Client,
+    settings: Settings,
+    db_url: str,
+    bank_dir: Path,
+    people: dict[str, Person],
+    cohort_id: int,
 ) -> None:
     await import_folder(db_url, bank_dir)
     teacher = people["instructor"].headers
@@ -441,6 +511,15 @@ async def test_access_matrix(
         headers=people["candidate"].headers,
     )
     assert started.status_code == 201
+    assert (
+        await client.post("/api/v1/blueprints", json=ADAPTIVE, headers=teacher)
+    ).status_code == 201
+    adaptive = await client.post(
+        "/api/v1/attempts",
+        json={"blueprint_id": "matrix-adaptive"},
+        headers=people["candidate"].headers,
+    )
+    assert adaptive.status_code == 201, adaptive.text
     made = await client.post(
         "/api/v1/paper-exams",
         json={"blueprint_id": "matrix-practice", "title": "Matrix paper"},
@@ -462,7 +541,15 @@ async def test_access_matrix(
         sittings[0],
         dict(zip(PERSONAS, sittings[1 : 1 + len(PERSONAS)], strict=True)),
         dict(zip(PERSONAS, sittings[1 + len(PERSONAS) :], strict=True)),
+        adaptive.json()["id"],
     )
+    ctx.other_candidate_id = people["other-candidate"].user.id
+    auth = jwt_auth(settings)
+    ctx.spare_tokens = {
+        persona: issue_token(auth, people[persona].user, 600)
+        for persona in PERSONAS
+        if persona != "anonymous"
+    }
     failures = []
     for (method, template), (build, expected) in MATRIX.items():
         for persona in PERSONAS:

@@ -65,13 +65,21 @@ def test_every_error_is_documented_as_problem_details(document: dict[str, Any]) 
 
 # What each operation can answer besides success, by the rules of exam_service/openapi.py:
 # 401 signed-in routes (and a wrong password on sign-in), 403 role guards, 404 ids in the
-# path (or named in a query or body), 400/413/422 bodies, 409 state, 429 sign-in, 503 DB.
+# path (or named in a query or body), 400/413/422 bodies, 409 state, 429 sign-in, 503 DB
+# (every signed-in request: the sign-in check reads the accounts changed lately).
 EXPECTED_ERRORS = {
     ("get", "/health"): set(),
     ("get", "/ready"): {503},
-    ("post", "/api/v1/auth/token"): {400, 401, 413, 422, 429, 503},
-    ("get", "/api/v1/me"): {401},
+    # 403: the password is right but the account is deactivated
+    ("post", "/api/v1/auth/token"): {400, 401, 403, 413, 422, 429, 503},
+    ("delete", "/api/v1/auth/token"): {401, 503},
+    ("get", "/api/v1/me"): {401, 503},
+    # 403: the current password is wrong; 429: too many wrong ones
+    ("post", "/api/v1/me/password"): {400, 401, 403, 413, 422, 429, 503},
     ("post", "/api/v1/users"): {400, 401, 403, 409, 413, 422, 503},
+    ("get", "/api/v1/users"): {400, 401, 403, 503},
+    # 409: it would leave no active admin
+    ("patch", "/api/v1/users/{user_id}"): {400, 401, 403, 404, 409, 413, 422, 503},
     ("get", "/api/v1/objectives"): {401, 503},
     ("get", "/api/v1/questions"): {400, 401, 403, 404, 503},
     ("get", "/api/v1/blueprints"): {401, 503},
@@ -90,8 +98,12 @@ EXPECTED_ERRORS = {
         "/api/v1/attempts/{attempt_id}/responses/{position}",
     ): {400, 401, 404, 409, 413, 422, 503},
     ("post", "/api/v1/attempts/{attempt_id}/submit"): {400, 401, 404, 503},
+    # 409: closed, not adaptive practice, or no question left on its objectives
+    ("post", "/api/v1/attempts/{attempt_id}/next"): {400, 401, 404, 409, 503},
     ("post", "/api/v1/bank/imports"): {400, 401, 403, 409, 413, 422, 503},
     ("post", "/api/v1/paper-exams/{exam_id}/scans"): {400, 401, 403, 404, 413, 422, 503},
+    # 404: a candidate not yours or a blueprint that does not exist; 409: it draws nothing
+    ("get", "/api/v1/reports/candidates/{user_id}/readiness"): {400, 401, 404, 409, 503},
 }
 
 
@@ -106,9 +118,10 @@ def test_error_rules_hold_across_the_document(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
         errors = errors_of(operation)
         where = f"{method} {path}"
-        signs_in = path == "/api/v1/auth/token"
+        signs_in = (method, path) == ("post", "/api/v1/auth/token")
+        checks_password = signs_in or (method, path) == ("post", "/api/v1/me/password")
         assert (401 in errors) == ((method, path) not in PUBLIC or signs_in), where
-        assert (429 in errors) == signs_in, where
+        assert (429 in errors) == checks_password, where
         if "{" in path:
             assert 404 in errors, where
         if "requestBody" in operation:
@@ -165,6 +178,7 @@ def test_closed_schemas_are_those_that_refuse_unknown_fields(document: dict[str,
     # have forbid_unknown_fields=True; TokenRequest, UserCreate, ... ignore unknown fields
     assert {"BlueprintFile", "Scale", "QuestionsFile", "QuestionFile", "OptionFile"} <= closed
     assert {"SittingCreate", "SittingChange", "AccommodationWrite"} <= closed
+    assert {"UserChange", "PasswordChange"} <= closed
     assert not closed & {"TokenRequest", "UserCreate", "AttemptCreate", "ResponseSave"}
     body = document["paths"]["/api/v1/blueprints"]["post"]["requestBody"]["content"]
     assert body["application/json"]["schema"] == {"$ref": "#/components/schemas/BlueprintFile"}
