@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from exam_service.app import create_app
 from exam_service.settings import Settings
+from tests.backends import only_on
 from tests.factories import Person, import_folder, make_people
 from tests.integration.exam_helpers import start
 
@@ -104,11 +105,10 @@ async def stored_answer(db_url: str, attempt_id: int, position: int) -> Any:
     return json.loads(text)
 
 
+@only_on("postgresql")  # SQLite is a file in the app's process: there is no server to lose
 async def test_saves_get_503_while_the_database_is_down_and_succeed_once_it_is_back(
     db_url: str, settings: Settings, bank_dir: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite is a file in the app's process: there is no server to lose")
     await import_folder(db_url, bank_dir)
     people = await make_people(settings, ("cand", "candidate"))
     candidate: Person = people["cand"]
