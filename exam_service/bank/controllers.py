@@ -55,7 +55,9 @@ class QuestionController(Controller):
             str | None,
             QueryParameter(description="An objective code; includes every node below it"),
         ] = None,
-        type: FromQuery[Literal["single", "multiple", "ordering", "matching"] | None] = None,
+        type: FromQuery[
+            Literal["single", "multiple", "ordering", "matching", "numeric"] | None
+        ] = None,
         difficulty: FromQuery[Literal["easy", "medium", "hard"] | None] = None,
         text: Annotated[
             str | None,

@@ -26,7 +26,17 @@ Slug = Annotated[
 ]
 Code = Annotated[str, Meta(min_length=1, max_length=40, description="An objective code.")]
 Difficulty = Literal["easy", "medium", "hard"]
-QuestionType = Literal["single", "multiple", "ordering", "matching"]
+WEEK = 7 * 24 * 3600
+"""The longest time limit or grace a blueprint may set, in seconds (as a sitting's)."""
+QuestionType = Literal["single", "multiple", "ordering", "matching", "numeric"]
+Tolerance = Annotated[
+    Annotated[float, Meta(ge=0)] | str,
+    Meta(
+        description="How far from the answer still counts: a number (0.5: plus or minus 0.5) "
+        "or a percent of the answer ('2%', above 0 and below 100); both edges count. Left "
+        "out: exactly the answer."
+    ),
+]
 
 
 class OptionFile(Struct, forbid_unknown_fields=True):
@@ -54,7 +64,27 @@ class ChoiceFile(Struct, forbid_unknown_fields=True):
     text: Text
 
 
+class PartialBand(Struct, forbid_unknown_fields=True):
+    """A `numeric` question's second, wider band: answers outside the tolerance but within
+    this band earn `credit` when the blueprint gives partial credit."""
+
+    tolerance: Tolerance
+    credit: Annotated[float, Meta(gt=0, lt=1, description="Points for an answer in the band.")]
+
+
+class MistakeFile(Struct, forbid_unknown_fields=True):
+    """A wrong value candidates often reach, and why: shown in the review to a candidate
+    whose answer is this value (within the question's tolerance)."""
+
+    value: float
+    rationale: Text
+
+
 class QuestionFile(Struct, forbid_unknown_fields=True):
+    """A question. `single`, `multiple` and `ordering` have `options`; `matching` has
+    `prompts` and `choices`; `numeric` has `answer` (a number), optionally `tolerance`,
+    `unit`, `partial` and `mistakes`, and a `rationale` saying how the answer is found."""
+
     id: Slug
     type: QuestionType
     objectives: Annotated[list[Code], Meta(min_length=1)]
@@ -69,6 +99,25 @@ class QuestionFile(Struct, forbid_unknown_fields=True):
     prompts: Annotated[list[PromptFile], Meta(max_length=26)] = []
     choices: Annotated[list[ChoiceFile], Meta(max_length=26)] = []
     tags: list[Text] = []
+    answer: Annotated[float, Meta(description="`numeric`: the right answer.")] | None = None
+    tolerance: Tolerance | None = None
+    unit: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=20,
+                description="`numeric`: shown after the answer box ('s', 'GB', '%'); "
+                "candidates may type it after the number.",
+            ),
+        ]
+        | None
+    ) = None
+    partial: PartialBand | None = None
+    rationale: (
+        Annotated[Text, Meta(description="`numeric`: how the right answer is worked out.")] | None
+    ) = None
+    mistakes: Annotated[list[MistakeFile], Meta(max_length=26)] = []
 
 
 class CaseFile(Struct, forbid_unknown_fields=True):
@@ -155,8 +204,8 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     mode: Literal["exam", "practice", "adaptive"]
     question_count: Annotated[int, Meta(ge=1, le=500)]
     scale: Scale
-    time_limit_seconds: Annotated[int, Meta(ge=1)] | None = None
-    grace_seconds: Annotated[int, Meta(ge=0)] = 0
+    time_limit_seconds: Annotated[int, Meta(ge=1, le=WEEK)] | None = None
+    grace_seconds: Annotated[int, Meta(ge=0, le=WEEK)] = 0
     unscored_count: Annotated[int, Meta(ge=0)] = 0
     objective_weights: dict[Code, Annotated[float, Meta(gt=0)]] | None = None
     objective_counts: dict[Code, Annotated[int, Meta(ge=1)]] | None = None
@@ -164,7 +213,7 @@ class BlueprintFile(Struct, forbid_unknown_fields=True):
     review_policy: Literal["after_submit", "after_close", "never"] = "after_submit"
     shuffle_options: bool = True
     partial_credit: bool = False
-    max_open_attempts: Annotated[int, Meta(ge=1)] = 1
+    max_open_attempts: Annotated[int, Meta(ge=1, le=1000)] = 1
     self_study: bool = False
     """Any candidate may start it without a sitting; otherwise only in a sitting."""
     scoring: Literal["raw", "irt"] = "raw"

@@ -291,6 +291,7 @@ def _text_size(question: QuestionFile, case: CaseFile | None = None) -> int:
     size += sum(len(o.text) + len(o.rationale) for o in question.options)
     size += sum(len(p.text) + len(p.rationale) for p in question.prompts)
     size += sum(len(c.text) for c in question.choices) + sum(map(len, question.tags))
+    size += len(question.rationale or "") + sum(len(m.rationale) for m in question.mistakes)
     return size + (len(case.title) + len(case.scenario) if case is not None else 0)
 
 
@@ -589,7 +590,8 @@ def export_bank(
     Every body is UTF-8; the media types name no charset, as the HTTP layer adds
     "; charset=utf-8" to every text/ type (Litestar's Response does). Raises ValueError
     for a format not in `EXPORT_FORMATS`. Questions a format cannot carry (ordering in
-    GIFT and Moodle XML) are left out with a comment in the file.
+    GIFT and Moodle XML) are left out with a comment in the file; numeric questions go
+    only to YAML for now (a comment in GIFT and Moodle XML; QTI leaves them out).
     """
     if fmt == "yaml":
         return yaml_export.export(questions).encode(), "application/yaml", "yaml"

@@ -129,6 +129,7 @@ from math import comb
 from typing import Any
 
 from exam_service.bank.loader import Bank, QuestionSpec
+from exam_service.grading import numeric
 
 NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
 KEY_SHARE_LIMIT = 0.40
@@ -172,7 +173,7 @@ SUFFIXES = (
     "ations", "ation", "ings", "ing", "less", "ness", "ment", "ism", "ers", "ies",
     "ed", "er", "es", "ly", "s", "e", "y",
 )  # fmt: skip
-TYPE_ORDER = ("single", "multiple", "ordering", "matching")
+TYPE_ORDER = ("single", "multiple", "ordering", "matching", "numeric")
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,10 @@ def near_duplicates(bank: Bank) -> list[Finding]:
 
 
 def key_text(q: QuestionSpec) -> str:
-    """What a question's key says: key options, every step, or every matched pair."""
+    """What a question's key says: key options, every step, every matched pair, or the
+    number with its unit."""
+    if q.type == "numeric":
+        return f"{numeric.number_text(q.content['key'])} {q.content.get('unit') or ''}".strip()
     if q.type == "matching":
         choices = {c["id"]: c["text"] for c in q.content["choices"]}
         return " ".join(
@@ -312,6 +316,12 @@ def duplicate_keys(bank: Bank) -> list[Finding]:
 def per_question(q: QuestionSpec) -> list[Finding]:
     findings: list[Finding] = []
     items = q.content.get("options", []) + q.content.get("prompts", [])
+    if q.type == "numeric":
+        key = numeric.number_text(q.content["key"])
+        items = [{"text": key, "rationale": q.content["rationale"]}] + [
+            {"text": numeric.number_text(m["value"]), "rationale": m["rationale"]}
+            for m in q.content["mistakes"]
+        ]
     for item in items:
         if re.search(r"\b(all|none) of the above\b", item["text"], re.IGNORECASE):
             findings.append(

@@ -26,6 +26,7 @@ from exam_service.bank.format import (
     QuestionFile,
     adaptive_problems,
 )
+from exam_service.grading import numeric
 
 LEVELS = ("exam", "domain", "task", "objective")
 
@@ -217,6 +218,14 @@ def check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile])
         )
     if q.case is not None and q.case not in cases:
         errors.append(f"unknown case {q.case!r}: declare it under 'cases:' in a questions file")
+    if q.type == "numeric":
+        errors += numeric_problems(q)
+    else:
+        errors += [
+            f"'{name}' belongs to numeric questions only: remove it"
+            for name in NUMERIC_FIELDS
+            if getattr(q, name) not in (None, [])
+        ]
     keys = [o for o in q.options if o.correct]
     if q.type in ("single", "multiple", "ordering"):
         if q.prompts or q.choices:
@@ -277,9 +286,99 @@ def check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile])
     return errors
 
 
+NUMERIC_FIELDS = ("answer", "tolerance", "unit", "partial", "rationale", "mistakes")
+
+
+def numeric_problems(q: QuestionFile) -> list[str]:
+    """The rules of a `numeric` question (see `grading/numeric.py` for how answers are read
+    and scored); each message says what to fix."""
+    errors: list[str] = []
+    if q.options or q.prompts or q.choices or q.choose is not None:
+        errors.append(
+            "a numeric question has 'answer' (a number), not 'options', 'prompts', 'choices' "
+            "or 'choose'"
+        )
+    if q.rationale is None or not q.rationale.strip():
+        errors.append("a numeric question needs 'rationale': how the right answer is worked out")
+    if q.answer is None:
+        errors.append("a numeric question needs 'answer: <number>', the right answer")
+        return errors
+    try:
+        answer = numeric.stored(q.answer)
+    except numeric.NumberRejected:
+        return [*errors, f"answer {q.answer!r} is not a finite number: give the right answer"]
+    centre = numeric.exact(answer)
+    try:
+        tolerance = numeric.parse_tolerance(q.tolerance)
+    except ValueError as exc:
+        return [*errors, str(exc)]
+    if tolerance.relative and centre == 0:
+        errors.append(
+            f"a relative tolerance ({q.tolerance}) of an answer of 0 accepts only 0: give an "
+            "absolute tolerance (tolerance: 0.5)"
+        )
+    if q.partial is not None:
+        try:
+            band = numeric.parse_tolerance(q.partial.tolerance)
+        except ValueError as exc:
+            errors.append(f"partial: {exc}")
+        else:
+            if band.width(centre) <= tolerance.width(centre):
+                errors.append(
+                    f"the partial band ({band.text()}) must be wider than the tolerance "
+                    f"({tolerance.text()}) around the answer {numeric.number_text(answer)}: "
+                    "widen it or remove 'partial'"
+                )
+    if q.unit is not None and not q.unit.strip():
+        errors.append("'unit' is blank: name the unit ('s', 'GB') or remove it")
+    seen: set[str] = set()
+    for index, mistake in enumerate(q.mistakes, 1):
+        try:
+            value = numeric.stored(mistake.value)
+        except numeric.NumberRejected:
+            errors.append(f"mistake {index}: {mistake.value!r} is not a finite number")
+            continue
+        text = numeric.number_text(value)
+        if abs(numeric.exact(value) - centre) <= tolerance.width(centre):
+            errors.append(
+                f"mistake {index} ({text}) is within the tolerance of the answer "
+                f"{numeric.number_text(answer)} ({tolerance.text()}), so it would score as "
+                "right: remove it or narrow the tolerance"
+            )
+        if text in seen:
+            errors.append(f"mistake {index} repeats the value {text}: list each value once")
+        seen.add(text)
+    return errors
+
+
+def _numeric_content(q: QuestionFile) -> dict[str, Any]:
+    """A checked numeric question's content: the key (a number) with its tolerance, unit,
+    partial band, the right answer's rationale and the known mistakes."""
+    assert q.answer is not None and q.rationale is not None
+    partial = None
+    if q.partial is not None:
+        partial = {
+            "tolerance": numeric.parse_tolerance(q.partial.tolerance).value(),
+            "credit": q.partial.credit,
+        }
+    return {
+        "key": numeric.stored(q.answer),
+        "tolerance": numeric.parse_tolerance(q.tolerance).value(),
+        "unit": q.unit.strip() if q.unit else None,
+        "partial": partial,
+        "rationale": _clean(q.rationale),
+        "mistakes": [
+            {"value": numeric.stored(m.value), "rationale": _clean(m.rationale)} for m in q.mistakes
+        ],
+    }
+
+
 def _content(q: QuestionFile) -> dict[str, Any]:
-    """The revision content: options or prompts/choices with ids, the key, the explanation."""
+    """The revision content: options or prompts/choices with ids (numeric: the number and
+    its bands), the key, the explanation."""
     content: dict[str, Any] = {"explanation": _clean(q.explanation), "tags": list(q.tags)}
+    if q.type == "numeric":
+        return content | _numeric_content(q)
     if q.type == "matching":
         prompts = [
             {"id": p.id or f"p{i}", "text": _clean(p.text), "rationale": _clean(p.rationale)}

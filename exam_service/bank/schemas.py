@@ -35,6 +35,28 @@ class Choice(Struct):
     text: str
 
 
+class NumericMistake(Struct):
+    value: float
+    rationale: str
+
+
+class NumericPartial(Struct):
+    tolerance: float | str
+    credit: float
+
+
+class NumericDetail(Struct):
+    """A numeric question's bands and feedback; its answer is the question's `key`."""
+
+    tolerance: float | str
+    """0.5 (plus or minus 0.5) or "2%" (of the answer); 0: exactly the answer."""
+    unit: str | None
+    partial: NumericPartial | None
+    rationale: str
+    """How the right answer is worked out."""
+    mistakes: list[NumericMistake]
+
+
 class QuestionView(Struct):
     """A question's current revision with its key: for authors, never for candidates."""
 
@@ -52,10 +74,13 @@ class QuestionView(Struct):
     prompts: list[Option]
     choices: list[Choice]
     choose: int | None
-    key: list[str] | dict[str, str]
+    key: list[str] | dict[str, str] | float
+    """Option ids; prompt id -> choice id for matching; the number for numeric."""
     explanation: str
     tags: list[str]
     created_at: datetime
+    numeric: NumericDetail | None = None
+    """`numeric` questions only."""
 
 
 class QuestionPage(Struct):
@@ -102,6 +127,18 @@ def question_view(revision: Any, status: str) -> QuestionView:
         explanation=content["explanation"],
         tags=list(content.get("tags", [])),
         created_at=revision.created_at,
+        numeric=_numeric_detail(content) if revision.type == "numeric" else None,
+    )
+
+
+def _numeric_detail(content: dict[str, Any]) -> NumericDetail:
+    partial = content.get("partial")
+    return NumericDetail(
+        tolerance=content.get("tolerance") or 0,
+        unit=content.get("unit"),
+        partial=NumericPartial(**partial) if partial else None,
+        rationale=content["rationale"],
+        mistakes=[NumericMistake(**m) for m in content.get("mistakes", [])],
     )
 
 

@@ -18,7 +18,7 @@ from exam_service.errors import database_unreachable
 from exam_service.exams.ability import grade_with_ability, scored_answers
 from exam_service.exams.delivery import LETTERS, display_key
 from exam_service.exams.service import attempt_scale, load_attempt, objective_codes, visible_attempt
-from exam_service.grading import scoring
+from exam_service.grading import numeric, scoring
 from exam_service.metrics import GRADING_DURATION, GRADINGS, SWEEP_LAG
 from exam_service.models import Attempt, Objective, Result, ResultObjective
 
@@ -48,6 +48,8 @@ async def grade_attempt(session: AsyncSession, attempt_id: int) -> Result:
             picked = (shown[LETTERS.index(letter)] for letter in response.answer)
             item.chosen = " ".join(sorted(picked))
         key = display_key(item.revision.type, item.revision.content, item.layout)
+        if item.revision.type == "numeric" and response and response.answer is not None:
+            item.chosen = numeric.chosen_text(key, response.answer)
         points = scoring.item_points(
             item.revision.type,
             key,

@@ -207,6 +207,7 @@ def item_view(item: AttemptItem, response: Response | None) -> ItemView:
         answer=response.answer if response else None,
         flagged=response.flagged if response else False,
         locked=response.locked if response else False,
+        unit=revision.content.get("unit"),
     )
 
 

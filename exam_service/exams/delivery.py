@@ -5,6 +5,12 @@ in order): it shows display ids by position - letters for options and matching c
 numbers for matching prompts - and keeps the display order in the item's `layout`.
 Answers arrive and are stored in display ids; `display_key` turns the key into the same
 ids for grading and review.
+
+A `numeric` question has no options: its answer is a number (a JSON number, or a string
+that reads as one: `grading/numeric.py`), stored normalised, and its key is the dict of
+`numeric.numeric_key`. An attempt item of a question template may carry the answer drawn
+for it in its layout (`layout["key"]`, a number) and its mistakes' values
+(`layout["mistakes"]`, numbers in the question's order); they replace the bank's.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from typing import Any
+
+from exam_service.grading import numeric
 
 LETTERS = string.ascii_uppercase
 
@@ -27,6 +35,8 @@ class AnswerSpec:
     choose: int | None = None
     prompt_ids: tuple[str, ...] = ()
     choice_ids: tuple[str, ...] = ()
+    unit: str | None = None
+    """`numeric`: the unit shown after the answer box, which may also be typed."""
 
 
 def letters(count: int) -> tuple[str, ...]:
@@ -38,6 +48,8 @@ def numbers(count: int) -> tuple[str, ...]:
 
 
 def answer_spec(item_type: str, content: dict[str, Any], layout: dict[str, Any]) -> AnswerSpec:
+    if item_type == "numeric":
+        return AnswerSpec(item_type, unit=content.get("unit"))
     if item_type == "matching":
         return AnswerSpec(
             item_type,
@@ -63,7 +75,7 @@ def shown(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, list[dic
                 for letter, bank in zip(LETTERS, layout["choices"], strict=False)
             ],
         }
-    options = {o["id"]: o["text"] for o in content["options"]}
+    options = {o["id"]: o["text"] for o in content.get("options", [])}
     return {
         "options": [
             {"id": letter, "text": options[bank]}
@@ -75,7 +87,10 @@ def shown(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, list[dic
 
 
 def display_key(item_type: str, content: dict[str, Any], layout: dict[str, Any]) -> Any:
-    """The key in display ids: a list of letters, or prompt number -> choice letter."""
+    """The key in display ids: a list of letters, or prompt number -> choice letter; for
+    `numeric`, the key of `numeric.numeric_key` (with the attempt's drawn answer, if any)."""
+    if item_type == "numeric":
+        return numeric.numeric_key(content, layout.get("key"))
     key = content["key"]
     if item_type == "matching":
         prompt_number = {bank: n for n, bank in zip(numbers(99), layout["prompts"], strict=False)}
@@ -89,12 +104,30 @@ def display_key(item_type: str, content: dict[str, Any], layout: dict[str, Any])
 
 
 def rationales(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, str]:
-    """Display id -> rationale, for review once the policy allows it."""
+    """Display id -> rationale, for review once the policy allows it; for `numeric`, the
+    right answer's rationale under "key" (a known mistake's comes from `numeric_mistake`)."""
+    if "rationale" in content:
+        return {"key": content["rationale"]}
     if "prompts" in layout:
         by_bank = {p["id"]: p["rationale"] for p in content["prompts"]}
         return {n: by_bank[b] for n, b in zip(numbers(99), layout["prompts"], strict=False)}
     by_bank = {o["id"]: o["rationale"] for o in content["options"]}
     return {letter: by_bank[b] for letter, b in zip(LETTERS, layout["options"], strict=False)}
+
+
+def numeric_mistake(content: dict[str, Any], layout: dict[str, Any], answer: Any) -> str | None:
+    """The rationale of the known mistake a numeric answer matches (within the question's
+    tolerance of the mistake's value), or None."""
+    mistakes = content.get("mistakes") or []
+    drawn = layout.get("mistakes")
+    if drawn is not None:
+        mistakes = [
+            {"value": value, "rationale": m["rationale"]}
+            for value, m in zip(drawn, mistakes, strict=False)
+        ]
+    key = numeric.numeric_key(content, layout.get("key"))
+    found = numeric.mistake_for(key, mistakes, answer)
+    return None if found is None else str(found["rationale"])
 
 
 def _listed(what: str, ids: tuple[str, ...]) -> str:
@@ -104,8 +137,14 @@ def _listed(what: str, ids: tuple[str, ...]) -> str:
 def check_answer(spec: AnswerSpec, answer: Any) -> Any:
     """The answer in its stored form, or AnswerRejected saying what is wrong.
 
-    None, [] and {} all mean "no answer" and are stored as None.
+    None, [] and {} all mean "no answer" and are stored as None (for `numeric`, blank
+    text too).
     """
+    if spec.type == "numeric":
+        try:
+            return numeric.read_answer(answer, spec.unit)
+        except numeric.NumberRejected as exc:
+            raise AnswerRejected(str(exc)) from None
     if answer is None or answer == [] or answer == {}:
         return None
     if spec.type == "matching":

@@ -148,7 +148,18 @@ def review_item(item: AttemptItem, response: Response | None) -> ReviewItem:
         explanation=revision.content["explanation"],
         objectives=list(objective_codes(revision)),
         source=revision.source,
+        unit=revision.content.get("unit"),
+        mistake=_mistake(revision.type, revision.content, item.layout, response),
     )
+
+
+def _mistake(
+    kind: str, content: dict[str, Any], layout: dict[str, Any], response: Response | None
+) -> str | None:
+    """A numeric answer's known-mistake rationale, if the answer is a known mistake."""
+    if kind != "numeric" or response is None:
+        return None
+    return delivery.numeric_mistake(content, layout, response.answer)
 
 
 async def result_for(
@@ -276,4 +287,5 @@ async def check_response(
         key=key,
         rationales=delivery.rationales(revision.content, item.layout),
         explanation=revision.content["explanation"],
+        mistake=_mistake(revision.type, revision.content, item.layout, response),
     )

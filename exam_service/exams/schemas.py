@@ -224,6 +224,8 @@ class ItemView(Struct):
     answer: Any
     flagged: bool
     locked: bool
+    unit: str | None = None
+    """`numeric`: the unit shown after the answer box (the answer is a number)."""
 
 
 StopReason = Literal["length", "precision", "pool"]
@@ -332,6 +334,8 @@ class CheckView(Struct):
     key: Any = None
     rationales: dict[str, str] | None = None
     explanation: str | None = None
+    mistake: str | None = None
+    """`numeric`, with `full` feedback: why the answer is a known mistake, when it is one."""
 
 
 class ObjectiveScore(Struct):
@@ -360,9 +364,14 @@ class ReviewItem(Struct):
     key: Any
     points: float
     rationales: dict[str, str]
+    """Display id -> rationale; `numeric`: the right answer's under "key"."""
     explanation: str
     objectives: list[str]
     source: str
+    unit: str | None = None
+    """`numeric`: the unit of the answer and the key."""
+    mistake: str | None = None
+    """`numeric`: why the candidate's answer is a known mistake, when it is one."""
 
 
 class ResultView(Struct):

@@ -9,6 +9,9 @@ Item rules (points from 0 to 1 per item):
   With partial credit: `multiple` scores (right choices - wrong choices) / N, floored
   at 0; `ordering` scores the share of the key's adjacent pairs that the answer also has
   adjacent and in that order; `matching` scores the share of prompts matched correctly.
+- `numeric`: 1 within the key's tolerance (both edges included, compared in decimal
+  arithmetic), the partial band's credit within its wider band when the blueprint gives
+  partial credit, else 0 (`numeric.py` reads the numbers and draws the bands).
 - Unanswered (empty) scores 0; there is no penalty for guessing.
 
 Scaled score: piecewise-linear from the raw percent r to the scale, with the raw cut c
@@ -26,6 +29,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from exam_service.grading import numeric
+
 Z95 = 1.959964
 MEETS = "meets competencies"
 NEEDS = "needs improvement"
@@ -33,6 +38,8 @@ NEEDS = "needs improvement"
 
 def item_points(item_type: str, key: Any, answer: Any, *, partial_credit: bool = False) -> float:
     """The points (0..1) an answer earns against a key; see the module docstring."""
+    if item_type == "numeric":  # before the emptiness test: 0 is an answer
+        return numeric.points(key, answer, partial_credit=partial_credit)
     if not answer:
         return 0.0
     if item_type == "single":
@@ -70,15 +77,19 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     return round(100 * low, 1), round(100 * high, 1)
 
 
+ScalePoint = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+"""A score on a scale: bounded so that it fits the database's integer columns."""
+
+
 class Scale(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Scaled scores run from `min` to `max`; the raw percent `raw_cut` maps to `pass`.
 
     The one scale type: blueprint files, the API and grading all use it (`pass` on the
     wire, `pass_` in Python, the column `scale_pass` in the blueprints table)."""
 
-    min: int
-    max: int
-    pass_: int = msgspec.field(name="pass")
+    min: ScalePoint
+    max: ScalePoint
+    pass_: ScalePoint = msgspec.field(name="pass")
     raw_cut: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 70.0
     """The raw percent that maps to the passing score."""
 

@@ -3,6 +3,8 @@
 `single`/`multiple`: the letters chosen ("B", "AC"); `ordering`: every letter in the
 chosen order ("CADB"); `matching`: the letter chosen for each prompt, in prompt order
 ("BAC"). Blank is unanswered. Letters are case-insensitive; spaces are ignored.
+`numeric`: the number, read as the exam page reads it ("1200", "1,200", "1.2e3";
+`grading/numeric.py`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from exam_service.exams.delivery import AnswerRejected, AnswerSpec, check_answer
+from exam_service.grading import numeric
 
 
 def parse_answer(spec: AnswerSpec, text: str) -> Any:
     """The stored answer for a paper answer string, or AnswerRejected saying what is wrong."""
+    if spec.type == "numeric":
+        return check_answer(spec, text)
     letters = "".join(text.split()).upper()
     if not letters:
         return None
@@ -29,7 +34,13 @@ def parse_answer(spec: AnswerSpec, text: str) -> Any:
 
 
 def answer_text(item_type: str, stored: Any) -> str:
-    """The paper notation of a stored answer or key."""
+    """The paper notation of a stored answer or key (a numeric key: "1200 (± 2%)")."""
+    if item_type == "numeric":
+        if isinstance(stored, dict):
+            tolerance = numeric.parse_tolerance(stored["tolerance"])
+            band = f" ({tolerance.text()})" if tolerance.amount else ""
+            return numeric.number_text(stored["value"]) + band
+        return "" if stored is None else numeric.number_text(stored)
     if not stored:
         return ""
     if item_type == "matching":

@@ -156,8 +156,26 @@ async def _revisions(session: AsyncSession, exam: PaperExam) -> dict[int, Questi
 
 
 async def document(session: AsyncSession, exam: PaperExam) -> PaperExamDocument:
-    """Everything the booklet, key and answer-sheet printers need, for every form."""
+    """Everything the booklet, key and answer-sheet printers need, for every form.
+
+    Refused (422) for a paper exam with numeric questions: the answer sheet has no place
+    to write a number yet (a digit grid the scanner reads is to come), so none of its
+    printouts is made; its paper answers are still graded from JSON or CSV."""
     revisions = await _revisions(session, exam)
+    first = exam.forms[0]
+    numeric = [
+        number
+        for number, item in enumerate(first.items, 1)
+        if revisions[item["revision_id"]].type == "numeric"
+    ]
+    if numeric:
+        listed = ", ".join(map(str, numeric))
+        raise InvalidInput(
+            f"paper exam {exam.id} has numeric questions ({listed} on form {first.code}), "
+            "which the booklet, key and answer sheet cannot print yet: draw the paper exam "
+            "from a blueprint without numeric questions, or collect these answers another "
+            "way and send them as JSON or CSV to /responses"
+        )
     forms = [
         printed_form(form.code, [(i["revision_id"], i["layout"]) for i in form.items], revisions)
         for form in exam.forms

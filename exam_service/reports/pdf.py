@@ -50,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from exam_service.exams.schemas import Choice, ObjectiveScore, ResultView, ReviewItem
+from exam_service.grading import numeric
 from exam_service.grading.scoring import MEETS
 from exam_service.reports.schemas import (
     Bin,
@@ -759,6 +760,7 @@ TYPE_NAMES = {
     "multiple": "multiple choice",
     "ordering": "ordering",
     "matching": "matching",
+    "numeric": "numeric",
 }
 
 
@@ -775,17 +777,37 @@ def _missed_item(item: ReviewItem) -> list[Flowable]:
         story.append(Paragraph(f"<b>Case</b>: {case}", STYLES["case"]))
     story.append(_para(item.stem))
     story = [KeepTogether(story[:3]), *story[3:]]
-    for title, given, why in (
-        ("Your answer", item.answer, False),
-        ("Correct answer", item.key, True),
-    ):
-        block = [Paragraph(f"<b>{title}</b>", STYLES["body"])]
-        story.append(KeepTogether(block + _answer_lines(item, given, rationales=why)))
+    if item.type == "numeric":
+        story += _numeric_lines(item)
+    else:
+        for title, given, why in (
+            ("Your answer", item.answer, False),
+            ("Correct answer", item.key, True),
+        ):
+            block = [Paragraph(f"<b>{title}</b>", STYLES["body"])]
+            story.append(KeepTogether(block + _answer_lines(item, given, rationales=why)))
     explanation = _markup(item.explanation, label="Explanation: ")
     story.append(Paragraph(f"<b>Explanation</b>: {explanation}", STYLES["body"]))
     if item.source:
         source = _markup(item.source, SHORT_TEXT, "small", label="Study: ")
         story.append(Paragraph(f"<b>Study</b>: {source}", STYLES["small"]))
+    return story
+
+
+def _numeric_lines(item: ReviewItem) -> list[Flowable]:
+    """A numeric item's answer and key as numbers with the unit, the working, and the known
+    mistake's rationale when the answer is one."""
+    given = "(no answer)" if item.answer is None else numeric.shown_text(item.answer, item.unit)
+    story: list[Flowable] = [
+        Paragraph(f"<b>Your answer</b>: {_markup(given, SHORT_TEXT)}", STYLES["body"])
+    ]
+    if item.mistake:
+        story.append(_para(f"A common mistake: {item.mistake}", "rationale", OPTION_TEXT))
+    key = numeric.shown_text(item.key, item.unit)
+    story.append(Paragraph(f"<b>Correct answer</b>: {_markup(key, SHORT_TEXT)}", STYLES["body"]))
+    working = item.rationales.get("key")
+    if working:
+        story.append(_para(working, "rationale", OPTION_TEXT))
     return story
 
 

@@ -70,6 +70,33 @@ class OptionShare(Struct):
     lower_share: float | None
 
 
+class NumericValue(Struct):
+    """A value candidates gave to a numeric question that was not right."""
+
+    value: str
+    """The number as the service writes it ("1150", "0.25", "1e+20")."""
+    band: str
+    """`partial` (within the partial band) or `wrong`."""
+    count: int
+    share: float
+    """Of the item's responses."""
+    known_mistake: bool
+    """One of the question's listed mistakes (within its tolerance of the value)."""
+
+
+class NumericShares(Struct):
+    """How a numeric item's responses fell: right (within the tolerance), in the partial
+    band, wrong, or unanswered (shares of the responses), and the most common values that
+    were not right."""
+
+    right: float
+    partial: float
+    wrong: float
+    unanswered: float
+    common_wrong: list[NumericValue]
+    """Up to 5, the most frequent first (ties by value)."""
+
+
 class ItemStats(Struct):
     question_id: str
     revision_id: int
@@ -103,6 +130,8 @@ class ItemStats(Struct):
     """Unweighted mean square (sensitive to surprising answers far from the item's b)."""
     misfit: bool = False
     """Infit or outfit outside 0.7-1.3, or (2PL) a slope below 0.3."""
+    numeric: NumericShares | None = None
+    """`numeric` questions: where the answers fell and the most common wrong values."""
 
 
 class ItemReport(Struct):

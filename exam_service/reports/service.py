@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, Subquery, case, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.access import may_see_user, others_visible_to
@@ -25,7 +34,7 @@ from exam_service.db import utcnow
 from exam_service.errors import NotFound
 from exam_service.exams.blueprints import blueprint_scale, get_blueprint
 from exam_service.exams.results import attempt_result
-from exam_service.grading import irt
+from exam_service.grading import irt, numeric
 from exam_service.grading.scoring import Scale
 from exam_service.heavy import HeavyWork
 from exam_service.models import (
@@ -51,6 +60,8 @@ from exam_service.reports.schemas import (
     ItemReport,
     ItemStats,
     NodeMastery,
+    NumericShares,
+    NumericValue,
     ObjectiveTrend,
     OptionShare,
     ScoreReport,
@@ -411,7 +422,13 @@ async def item_report(
     One pass over `attempt_items` (which carry their attempt's raw score) joined to the
     chosen attempts, grouped by (revision, scored, options chosen, points): every figure of
     every item is a sum over those groups (`ItemTally.add`), so the table is read once and a
-    few rows per revision reach Python."""
+    few rows per revision reach Python.
+
+    Numeric items: grading records each answer's band and number in `chosen`
+    ("wrong:1150"); the pass groups them by band only (`_answer_group`), so their rows stay
+    few too, and one more grouped query over just the numeric revisions (by the
+    revision_id index) counts their most common values that were not right
+    (`_numeric_values`)."""
     await get_blueprint(session, blueprint_id)
     if cohort_id is not None:
         await owned_cohort(session, viewer, cohort_id)
@@ -421,7 +438,7 @@ async def item_report(
     chosen = selected_attempts(blueprint_id, users, sitting_id=sitting_id)
     n, upper, lower = await _attempts_and_groups(session, chosen)
     total = AttemptItem.attempt_score
-    keys = (AttemptItem.revision_id, AttemptItem.scored, AttemptItem.chosen, AttemptItem.points)
+    keys = (AttemptItem.revision_id, AttemptItem.scored, _answer_group(), AttemptItem.points)
     rows = await session.execute(
         select(
             *keys,
@@ -439,8 +456,12 @@ async def item_report(
         tallies.setdefault(revision_id, ItemTally()).add(bool(scored), chosen_ids, points, sums)
     revisions = await _revisions(session, list(tallies))
     parameters = await revision_parameters(session, list(tallies))
+    numeric_ids = [rid for rid, (revision, _) in revisions.items() if revision.type == "numeric"]
+    values = await _numeric_values(session, chosen, numeric_ids)
     items = [
-        _with_parameters(_item_stats(revisions[rid], tallies[rid]), parameters.get(rid))
+        _with_parameters(
+            _item_stats(revisions[rid], tallies[rid], values.get(rid, [])), parameters.get(rid)
+        )
         for rid in sorted(
             tallies, key=lambda r: (revisions[r][0].question_id, revisions[r][0].number)
         )
@@ -455,6 +476,88 @@ async def item_report(
         sitting_id=sitting_id,
         calibration_model=run.model if run else None,
         calibrated_at=run.finished_at if run else None,
+    )
+
+
+NUMERIC_BANDS = ("right", "partial", "wrong")
+COMMON_VALUES = 5
+"""How many of a numeric item's most common values that were not right the report lists."""
+
+
+def _answer_group() -> ColumnElement[Any]:
+    """`chosen` as the item pass groups it: a numeric answer by its band alone ("wrong:"),
+    anything else as it is. The constants are written into the SQL (not bound), so that
+    PostgreSQL sees the GROUP BY expression as the same as the selected one."""
+    column = AttemptItem.chosen
+    return case(
+        *(
+            (column.like(literal_column(f"'{band}:%'")), literal_column(f"'{band}:'"))
+            for band in NUMERIC_BANDS
+        ),
+        else_=column,
+    )
+
+
+async def _numeric_values(
+    session: AsyncSession, chosen: Subquery, revision_ids: Sequence[int]
+) -> dict[int, list[tuple[str, int]]]:
+    """Per numeric revision, its `COMMON_VALUES` most common answers that were not right
+    ("partial:1150", count), the most frequent first, ties by the text; one grouped query,
+    ranked in SQL."""
+    if not revision_ids:
+        return {}
+    counted = func.count()
+    ranked = (
+        select(
+            AttemptItem.revision_id,
+            AttemptItem.chosen,
+            counted.label("n"),
+            func.row_number()
+            .over(
+                partition_by=AttemptItem.revision_id,
+                order_by=(counted.desc(), AttemptItem.chosen),
+            )
+            .label("rank"),
+        )
+        .join(chosen, chosen.c.attempt_id == AttemptItem.attempt_id)
+        .where(
+            AttemptItem.revision_id.in_(revision_ids),
+            AttemptItem.chosen.like("wrong:%") | AttemptItem.chosen.like("partial:%"),
+        )
+        .group_by(AttemptItem.revision_id, AttemptItem.chosen)
+        .subquery("ranked_values")
+    )
+    rows = await session.execute(
+        select(ranked.c.revision_id, ranked.c.chosen, ranked.c.n)
+        .where(ranked.c.rank <= COMMON_VALUES)
+        .order_by(ranked.c.revision_id, ranked.c.rank)
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for revision_id, text, count in rows.all():
+        found.setdefault(revision_id, []).append((text, int(count)))
+    return found
+
+
+def _numeric_shares(
+    revision: QuestionRevision, tally: ItemTally, values: Sequence[tuple[str, int]]
+) -> NumericShares:
+    """Where a numeric item's answers fell, from the band counts of the item pass, and its
+    common values that were not right, each marked when it is a listed mistake."""
+    n = tally.n
+    counts = {band: tally.choices.get(f"{band}:", [0])[0] for band in NUMERIC_BANDS}
+    key = numeric.numeric_key(revision.content)
+    mistakes = revision.content.get("mistakes") or []
+    common = []
+    for text, count in values:
+        band, _, number = text.partition(":")
+        known = numeric.mistake_for(key, mistakes, float(number)) is not None
+        common.append(NumericValue(number, band, count, round(count / n, 3), known))
+    return NumericShares(
+        right=round(counts["right"] / n, 3),
+        partial=round(counts["partial"] / n, 3),
+        wrong=round(counts["wrong"] / n, 3),
+        unanswered=round((n - sum(counts.values())) / n, 3),
+        common_wrong=common,
     )
 
 
@@ -516,7 +619,11 @@ async def _revisions(
     return {revision.id: (revision, code) for revision, code in rows.all()}
 
 
-def _item_stats(meta: tuple[QuestionRevision, str], tally: ItemTally) -> ItemStats:
+def _item_stats(
+    meta: tuple[QuestionRevision, str],
+    tally: ItemTally,
+    values: Sequence[tuple[str, int]] = (),
+) -> ItemStats:
     revision, objective = meta
     n, n_upper, n_lower = tally.n, tally.n_upper, tally.n_lower
     facility = tally.sx / n
@@ -554,6 +661,7 @@ def _item_stats(meta: tuple[QuestionRevision, str], tally: ItemTally) -> ItemSta
         discrimination_index=_round(index, 3),
         options=options,
         flags=analysis.item_flags(facility, r, n, unchosen),
+        numeric=_numeric_shares(revision, tally, values) if revision.type == "numeric" else None,
     )
 
 

@@ -12,6 +12,7 @@ from exam_service.reports.schemas import (
     CandidateReport,
     CohortReport,
     ItemReport,
+    NumericShares,
     SittingReport,
 )
 
@@ -85,6 +86,10 @@ def items_csv(report: ItemReport) -> bytes:
             "outfit",
             "misfit",
             "flags",
+            "numeric_right",
+            "numeric_partial",
+            "numeric_wrong",
+            "numeric_common_wrong",
             "stem",
         ],
         (
@@ -108,11 +113,21 @@ def items_csv(report: ItemReport) -> bytes:
                 i.outfit,
                 i.misfit,
                 "; ".join(i.flags),
+                *_numeric_cells(i.numeric),
                 i.stem,
             ]
             for i in report.items
         ),
     )
+
+
+def _numeric_cells(shares: NumericShares | None) -> list[Any]:
+    """Right, partial and wrong shares and the common wrong values ("1150 x12; 3e+06 x5");
+    empty for other types."""
+    if shares is None:
+        return ["", "", "", ""]
+    common = "; ".join(f"{v.value} x{v.count}" for v in shares.common_wrong)
+    return [shares.right, shares.partial, shares.wrong, common]
 
 
 def candidate_csv(report: CandidateReport) -> bytes:

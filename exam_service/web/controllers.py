@@ -36,6 +36,7 @@ from exam_service.exams.blueprints import list_blueprints
 from exam_service.exams.delivery import LETTERS
 from exam_service.exams.schemas import ResultView, ReviewItem
 from exam_service.exams.sittings import list_owned
+from exam_service.grading import numeric
 from exam_service.heavy import HeavyWork
 from exam_service.http import (
     AppSettings,
@@ -53,7 +54,7 @@ from exam_service.reports import readiness
 from exam_service.reports import service as report_service
 
 PAGE_SIZE = 50
-QUESTION_TYPES = ("single", "multiple", "ordering", "matching")
+QUESTION_TYPES = ("single", "multiple", "ordering", "matching", "numeric")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
@@ -170,7 +171,10 @@ class PageController(Controller):
 
 
 def _answer_text(item: ReviewItem, answer: Any) -> str:
-    """An answer in the display ids the candidate saw: "B", "A, D", "C > A > B", "1-B 2-A"."""
+    """An answer in the display ids the candidate saw: "B", "A, D", "C > A > B", "1-B 2-A";
+    a numeric answer with its unit, "1150 s"; a numeric key with the range it accepts."""
+    if item.type == "numeric":
+        return numeric.shown_text(answer, item.unit) if answer is not None else "no answer"
     if not answer:
         return "no answer"
     if item.type == "matching" and isinstance(answer, dict):
@@ -221,6 +225,7 @@ def _review_rows(view: ResultView) -> list[dict[str, Any]]:
                 "pairs": pairs,
                 "answer_text": _answer_text(item, answer),
                 "key_text": _answer_text(item, key),
+                "key_rationale": item.rationales.get("key", "") if item.type == "numeric" else "",
                 "verdict": "correct"
                 if item.points >= 1
                 else ("partly correct" if item.points > 0 else "incorrect"),

@@ -259,6 +259,42 @@ async def test_blueprints_the_bank_cannot_fill_are_refused(
     assert unknown.status_code == 422 and "unknown objective 'D9'" in unknown.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("time_limit_seconds", 2**80, "<= 604800"),
+        ("grace_seconds", 2**31, "<= 604800"),
+        ("max_open_attempts", 2**63, "<= 1000"),
+        ("scale", {"min": 0, "max": 2**40, "pass": 50}, "<= 1000000"),
+    ],
+)
+async def test_blueprint_numbers_beyond_their_columns_are_refused(
+    client: Client, people: dict[str, Person], field: str, value: Any, limit: str
+) -> None:
+    """Found by the stateful API run: a number too large for its integer column was a 500
+    (SQLite's OverflowError; PostgreSQL's int4 overflows past 2**31) on create and edit."""
+    body = {
+        "id": "huge",
+        "name": "Huge",
+        "mode": "practice",
+        "question_count": 1,
+        "scale": {"min": 0, "max": 100, "pass": 50},
+        field: value,
+    }
+    created = await client.post(
+        "/api/v1/blueprints", json=body, headers=people["instructor"].headers
+    )
+    assert created.status_code == 400, created.text
+    assert limit in created.json()["errors"][0]["message"]
+    fine = {**body, field: {"min": 0, "max": 100, "pass": 50} if field == "scale" else 60}
+    made = await client.post("/api/v1/blueprints", json=fine, headers=people["instructor"].headers)
+    assert made.status_code == 201, made.text
+    edited = await client.put(
+        "/api/v1/blueprints/huge", json=body, headers=people["instructor"].headers
+    )
+    assert edited.status_code == 400, edited.text
+
+
 async def test_blueprint_edit(client: Client, people: dict[str, Person]) -> None:
     """Instructors change the blueprints they made; another instructor's answers 404 as
     for cohorts, the bank's file blueprints 403 with where to change them; admins any."""

@@ -24,5 +24,6 @@ def test_question_schema_names_every_type() -> None:
         "multiple",
         "ordering",
         "matching",
+        "numeric",
     }
     assert set(question["required"]) >= {"id", "type", "objectives", "stem", "explanation"}

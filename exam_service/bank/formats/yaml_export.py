@@ -59,7 +59,9 @@ def _question(q: QuestionSpec) -> dict[str, Any]:
     }
     if q.type == "multiple":
         out["choose"] = content["choose"]
-    if q.type == "matching":
+    if q.type == "numeric":
+        out |= _numeric(content)
+    elif q.type == "matching":
         prompts = []
         for i, prompt in enumerate(content["prompts"], 1):
             entry = {
@@ -87,6 +89,21 @@ def _question(q: QuestionSpec) -> dict[str, Any]:
     out["explanation"] = content["explanation"]
     if content.get("tags"):
         out["tags"] = _Flow(content["tags"])
+    return out
+
+
+def _numeric(content: dict[str, Any]) -> dict[str, Any]:
+    """A numeric question's fields, as the loader reads them back to the same content."""
+    out: dict[str, Any] = {"answer": content["key"]}
+    if content.get("tolerance"):
+        out["tolerance"] = content["tolerance"]
+    if content.get("unit") is not None:
+        out["unit"] = content["unit"]
+    if content.get("partial"):
+        out["partial"] = dict(content["partial"])
+    out["rationale"] = content["rationale"]
+    if content.get("mistakes"):
+        out["mistakes"] = [dict(m) for m in content["mistakes"]]
     return out
 
 

@@ -82,6 +82,8 @@
   function isAnswered(item) {
     const a = item.answer;
     if (a === null || a === undefined) return false;
+    if (typeof a === "number") return true; // numeric: 0 is an answer
+    if (typeof a === "string") return a.trim() !== ""; // numeric, typed and not yet read
     if (Array.isArray(a)) return a.length > 0;
     return Object.keys(a).length > 0;
   }
@@ -163,6 +165,7 @@
       result = null; // the network failed: retry below
     }
     s.inflight = false;
+    numericSettled(item, result, body.answer);
     if (result && result.ok) {
       s.failures = 0;
     } else if (result && result.status === 409) {
@@ -315,6 +318,12 @@
 
   function instruction(item) {
     if (item.type === "single") return "Choose one answer.";
+    if (item.type === "numeric") {
+      return (
+        "Type a number" + (item.unit ? " (in " + item.unit + ")" : "") +
+        ", e.g. 1200, 1,200 or 1.2e3. Write decimals with a point: 0.25, not 0,25."
+      );
+    }
     if (item.type === "multiple") {
       const n = item.choose || 0;
       return "Choose " + (NUMBER_WORDS[n] || n) + " answers.";
@@ -350,6 +359,7 @@
     box.append(hint);
     if (item.type === "single" || item.type === "multiple") box.append(choiceInputs(item));
     else if (item.type === "ordering") box.append(orderingList(item));
+    else if (item.type === "numeric") box.append(numericInput(item));
     else box.append(matchingSelects(item));
 
     const flag = el("input", {
@@ -546,6 +556,119 @@
     return box;
   }
 
+  // --- numeric answers ---------------------------------------------------------------------
+  // A numeric item is a text box (inputmode decimal) with its unit after it. What was typed is
+  // saved as it is, a moment after typing stops or when the box is left; the server reads it
+  // ("1,200", "1200" and "1.2e3" are the same number) and answers the number it stored, or
+  // refuses text it cannot read with a message that is shown under the box.
+
+  const NUMERIC_PAUSE_MS = 800;
+
+  function numericText(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  function numericKeyText(key, unit) {
+    const after = unit ? " " + unit : "";
+    let text = numericText(key.value) + after;
+    if (key.low !== key.high) text += " (accepted: " + key.low + " to " + key.high + after + ")";
+    if (key.partial) {
+      text += "; partial credit from " + key.partial.low + " to " + key.partial.high + after;
+    }
+    return text;
+  }
+
+  function numericInput(item) {
+    const id = "num-" + item.position;
+    if (item.accepted === undefined) item.accepted = item.answer; // what the server holds
+    if (item.sent === undefined) item.sent = numericText(item.answer);
+    const wrap = el("div", { class: "numeric" });
+    const input = el("input", {
+      type: "text",
+      id,
+      inputmode: "decimal",
+      autocomplete: "off",
+      spellcheck: "false",
+      value: item.typed !== undefined ? item.typed : numericText(item.answer),
+      disabled: locked(item),
+      "aria-describedby": "instruction " + id + "-note",
+      "aria-invalid": item.refused ? "true" : null,
+    });
+    const note = el("p", { id: id + "-note", class: item.refused ? "error" : "hint" });
+    wrap.append(
+      el(
+        "div",
+        { class: "row-form numeric-answer" },
+        el("label", { for: id, text: "Your answer" }),
+        input,
+        item.unit ? el("span", { class: "unit", text: item.unit }) : null,
+      ),
+      note,
+    );
+    numericNote(item, note);
+    let timer = null;
+    const send = () => {
+      clearTimeout(timer);
+      timer = null;
+      if (item.typed === undefined || item.typed === item.sent) return;
+      item.sent = item.typed;
+      item.answer = item.typed.trim() === "" ? null : item.typed;
+      save(item);
+      refreshCheckButton(item);
+    };
+    input.addEventListener("input", () => {
+      item.typed = input.value;
+      clearTimeout(timer);
+      timer = setTimeout(send, NUMERIC_PAUSE_MS);
+    });
+    input.addEventListener("change", send);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") send();
+    });
+    return wrap;
+  }
+
+  function numericNote(item, note) {
+    if (item.refused) {
+      note.textContent = item.refused;
+    } else if (item.readAs) {
+      note.textContent = "Saved as " + item.readAs + (item.unit ? " " + item.unit : "") + ".";
+    } else {
+      note.textContent = "";
+    }
+  }
+
+  // Called with every answer-save result: a numeric item keeps the number the server read
+  // (unless the candidate has typed again since), or shows why its text was refused.
+  function numericSettled(item, result, sent) {
+    if (item.type !== "numeric" || !result) return;
+    if (result.ok) {
+      item.refused = null;
+      item.accepted = result.data.answer;
+      if (item.answer === sent) {
+        item.answer = result.data.answer;
+        item.readAs = numericText(result.data.answer);
+      }
+    } else if (result.status === 422) {
+      // the server kept the answer it had: count that one, and say why this text was refused
+      const why = detail(result, "this is not a number").replace(/^question \d+: /, "");
+      item.refused = why.charAt(0).toUpperCase() + why.slice(1);
+      item.readAs = null;
+      if (item.answer === sent) item.answer = item.accepted;
+      announce(item.refused);
+    } else {
+      return;
+    }
+    renderNavigator();
+    if (items[current] !== item || !$("num-" + item.position)) return;
+    const input = $("num-" + item.position);
+    const note = $("num-" + item.position + "-note");
+    input.setAttribute("aria-invalid", item.refused ? "true" : "false");
+    note.className = item.refused ? "error" : "hint";
+    numericNote(item, note);
+    refreshCheckButton(item);
+  }
+
   // --- practice mode -----------------------------------------------------------------------
 
   function refreshCheckButton(item) {
@@ -589,7 +712,17 @@
       feedback.append(
         el("p", { class: "verdict", text: verdict.correct ? "Correct." : "Not correct." }),
       );
-      if (verdict.feedback === "full") {
+      if (item.type === "numeric" && verdict.points > 0 && verdict.points < 1) {
+        feedback.firstChild.textContent = "Close: " + verdict.points + " of 1 point.";
+      }
+      if (verdict.feedback === "full" && item.type === "numeric") {
+        feedback.append(el("p", { text: "Answer: " + numericKeyText(verdict.key, item.unit) }));
+        if (verdict.mistake) feedback.append(el("p", { class: "text", text: verdict.mistake }));
+        if (verdict.rationales && verdict.rationales.key) {
+          feedback.append(el("p", { class: "text", text: verdict.rationales.key }));
+        }
+        feedback.append(el("p", { class: "text", text: verdict.explanation }));
+      } else if (verdict.feedback === "full") {
         const key = Array.isArray(verdict.key)
           ? verdict.key.join(item.type === "ordering" ? " \u2192 " : ", ")
           : Object.entries(verdict.key).map(([p, c]) => p + ": " + c).join(", ");
