@@ -55,7 +55,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check exam_service tests migrations
 	$(BIN)/mypy exam_service
 
-test: lint fonts
+# axe-core for the end-to-end accessibility checks, from npm, exactly as locked.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	cd tests/e2e/axe && npm ci --no-audit --no-fund --silent
+	touch $(AXE)
+
+test: lint fonts $(AXE)
 	$(BIN)/pytest
 
 format: $(STAMP)

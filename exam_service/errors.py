@@ -13,7 +13,8 @@
 Handlers raise these; `problem_handlers` turns them (and Litestar's own HTTP errors,
 SQLite's "database is locked", and a database server that is down, restarting or dropped
 the connection, each of which becomes 503 with Retry-After: the request may be sent
-again) into `application/problem+json` responses, so no handler builds an error by hand.
+again) into `application/problem+json` responses, so no handler builds an error by hand;
+a browser asking for a page (not the API) gets the same title and detail as an HTML page.
 Every message says what was wrong and what to do about it. Unexpected errors (500) are
 logged once, with their traceback and the request's id, which their detail quotes.
 
@@ -37,7 +38,7 @@ import msgspec
 import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 PROBLEM_JSON = "application/problem+json"
@@ -145,7 +146,7 @@ def problem(
     detail: str,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-) -> Response[dict[str, Any]]:
+) -> Response[Any]:
     body: dict[str, Any] = {
         **(extra or {}),
         # after the extras: `status` is the HTTP status, whatever an extra carried
@@ -155,7 +156,19 @@ def problem(
         "detail": detail,
         "instance": request.url.path,
     }
+    if wants_page(request):
+        context = {"title": body["title"], "detail": detail, "me": request.scope.get("user")}
+        return Template("error.html", context=context, status_code=status, headers=headers)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page (not the API, the schema or a file): it is answered with
+    an HTML page that says the same, so that a person never meets raw JSON."""
+    path = request.url.path
+    if path.startswith(("/api/", "/schema", "/static/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
 
 
 def _service_error(
@@ -191,8 +204,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         detail = f"There is nothing at {request.url.path}; see /schema for the API's routes."
     elif status == 401:
         # Litestar's JWT middleware: no token, a tampered one, or an expired one.
-        wants_page = "text/html" in request.headers.get("accept", "")
-        if wants_page and not request.url.path.startswith("/api/"):
+        if wants_page(request):
             return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
         detail = (
             f"{exc.detail}: sign in first (POST /api/v1/auth/token, then send "

@@ -17,6 +17,9 @@ Litestar generates the document from the handlers; `complete` adds what it canno
 - `additionalProperties: false` on the schemas of request bodies and bank files whose
   msgspec Struct refuses unknown fields (`forbid_unknown_fields=True`), and of the Structs
   nested in them that do.
+- OpenAPI `links` from the operations that create something to the reads and changes that
+  take the new id (`LINKS`): they tell a reader where the id goes next, and schemathesis's
+  stateful tests follow them.
 
 The document is completed once per app, the first time it is served. The Swagger page
 loads its bundle and its start-up script as files, so that its Content-Security-Policy
@@ -127,6 +130,95 @@ the choice is the `format` query parameter where there is one."""
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+NEW_ID = "$response.body#/id"
+ATTEMPT = "/api/v1/attempts/{attempt_id}"
+PAPER_EXAM = "/api/v1/paper-exams/{exam_id}"
+SITTING = "/api/v1/sittings/{sitting_id}"
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, dict[str, Any]]]] = {
+    ("POST", "/api/v1/users"): {
+        "ChangeUser": ("PATCH", "/api/v1/users/{user_id}", {"path.user_id": NEW_ID}),
+        "CandidateReport": (
+            "GET",
+            "/api/v1/reports/candidates/{user_id}",
+            {"path.user_id": NEW_ID},
+        ),
+        "Readiness": (
+            "GET",
+            "/api/v1/reports/candidates/{user_id}/readiness",
+            {"path.user_id": NEW_ID},
+        ),
+        "Attempts": ("GET", "/api/v1/attempts", {"query.user_id": NEW_ID}),
+    },
+    ("POST", "/api/v1/cohorts"): {
+        "GetCohort": ("GET", "/api/v1/cohorts/{cohort_id}", {"path.cohort_id": NEW_ID}),
+        "AddMembers": ("POST", "/api/v1/cohorts/{cohort_id}/members", {"path.cohort_id": NEW_ID}),
+        "CohortReport": ("GET", "/api/v1/reports/cohorts/{cohort_id}", {"path.cohort_id": NEW_ID}),
+        "ItemReport": ("GET", "/api/v1/reports/items", {"query.cohort_id": NEW_ID}),
+        "CreateSitting": ("POST", "/api/v1/sittings", {"body": {"cohort_ids": [NEW_ID]}}),
+    },
+    ("POST", "/api/v1/blueprints"): {
+        "GetBlueprint": ("GET", "/api/v1/blueprints/{blueprint_id}", {"path.blueprint_id": NEW_ID}),
+        "UpdateBlueprint": (
+            "PUT",
+            "/api/v1/blueprints/{blueprint_id}",
+            {"path.blueprint_id": NEW_ID},
+        ),
+        "StartAttempt": ("POST", "/api/v1/attempts", {"body": {"blueprint_id": NEW_ID}}),
+        "CreatePaperExam": ("POST", "/api/v1/paper-exams", {"body": {"blueprint_id": NEW_ID}}),
+        "CreateSitting": ("POST", "/api/v1/sittings", {"body": {"blueprint_id": NEW_ID}}),
+        "ItemReport": ("GET", "/api/v1/reports/items", {"query.blueprint_id": NEW_ID}),
+        "Attempts": ("GET", "/api/v1/attempts", {"query.blueprint_id": NEW_ID}),
+    },
+    ("POST", "/api/v1/attempts"): {
+        "GetAttempt": ("GET", ATTEMPT, {"path.attempt_id": NEW_ID}),
+        "SaveResponse": (
+            "PUT",
+            ATTEMPT + "/responses/{position}",
+            {"path.attempt_id": NEW_ID, "path.position": "$response.body#/items/0/position"},
+        ),
+        "CheckResponse": (
+            "POST",
+            ATTEMPT + "/responses/{position}/check",
+            {"path.attempt_id": NEW_ID, "path.position": "$response.body#/items/0/position"},
+        ),
+        "NextItem": ("POST", ATTEMPT + "/next", {"path.attempt_id": NEW_ID}),
+        "Submit": ("POST", ATTEMPT + "/submit", {"path.attempt_id": NEW_ID}),
+        "Result": ("GET", ATTEMPT + "/result", {"path.attempt_id": NEW_ID}),
+        "ScoreReport": ("GET", ATTEMPT + "/report.pdf", {"path.attempt_id": NEW_ID}),
+    },
+    ("POST", "/api/v1/paper-exams"): {
+        "GetPaperExam": ("GET", PAPER_EXAM, {"path.exam_id": NEW_ID}),
+        "Booklet": ("GET", PAPER_EXAM + "/booklet.pdf", {"path.exam_id": NEW_ID}),
+        "Key": ("GET", PAPER_EXAM + "/key.pdf", {"path.exam_id": NEW_ID}),
+        "AnswerSheets": ("GET", PAPER_EXAM + "/answer-sheets.pdf", {"path.exam_id": NEW_ID}),
+        "PaperResponses": ("POST", PAPER_EXAM + "/responses", {"path.exam_id": NEW_ID}),
+        "Scans": ("POST", PAPER_EXAM + "/scans", {"path.exam_id": NEW_ID}),
+    },
+    ("POST", "/api/v1/sittings"): {
+        "GetSitting": ("GET", SITTING, {"path.sitting_id": NEW_ID}),
+        "ChangeSitting": ("PATCH", SITTING, {"path.sitting_id": NEW_ID}),
+        "DeleteSitting": ("DELETE", SITTING, {"path.sitting_id": NEW_ID}),
+        "Progress": ("GET", SITTING + "/progress", {"path.sitting_id": NEW_ID}),
+        "Accommodate": ("PUT", SITTING + "/accommodations/{username}", {"path.sitting_id": NEW_ID}),
+        "RemoveAccommodation": (
+            "DELETE",
+            SITTING + "/accommodations/{username}",
+            {"path.sitting_id": NEW_ID},
+        ),
+        "SittingReport": (
+            "GET",
+            "/api/v1/reports/sittings/{sitting_id}",
+            {"path.sitting_id": NEW_ID},
+        ),
+        "ScoreReports": ("GET", SITTING + "/score-reports.zip", {"path.sitting_id": NEW_ID}),
+        "StartAttempt": ("POST", "/api/v1/attempts", {"body": {"sitting_id": NEW_ID}}),
+        "CreatePaperExam": ("POST", "/api/v1/paper-exams", {"body": {"sitting_id": NEW_ID}}),
+        "Attempts": ("GET", "/api/v1/attempts", {"query.sitting_id": NEW_ID}),
+    },
+}
+"""OpenAPI links of each operation's success: name -> (method, path, what the target gets:
+`location.name` -> a runtime expression, or `body` -> fields of the request body)."""
+
 
 def operations(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
     """(method, path, handler) of every operation the document lists."""
@@ -205,6 +297,8 @@ def complete(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
                 media: generated[JSON] if media == JSON else file_content(media)
                 for media in DOWNLOADS[method, path]
             }
+        if (method, path) in LINKS:
+            responses[str(handler.status_code)]["links"] = links(document, LINKS[method, path])
         if is_public(handler):
             operation["security"] = []
         data = handler.parsed_fn_signature.parameters.get("data")
@@ -214,6 +308,25 @@ def complete(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
             if "$ref" in body and isinstance(info, msgspec.inspect.StructType):
                 _close_refusing(schemas, _name(body["$ref"]), info, set())
     return document
+
+
+def links(
+    document: dict[str, Any], targets: dict[str, tuple[str, str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The OpenAPI Link objects of one response, naming each target by its operationId."""
+    made = {}
+    for name, (method, path, values) in targets.items():
+        target = document["paths"].get(path, {}).get(method.lower())
+        if target is None:
+            raise ValueError(f"link {name} names {method} {path}, which the document lacks")
+        link: dict[str, Any] = {"operationId": target["operationId"]}
+        parameters = {key: value for key, value in values.items() if key != "body"}
+        if parameters:
+            link["parameters"] = parameters
+        if "body" in values:
+            link["requestBody"] = values["body"]
+        made[name] = link
+    return made
 
 
 def _name(ref: str) -> str:
