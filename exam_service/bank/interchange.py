@@ -18,11 +18,31 @@ module then settles each draft into a `QuestionSpec` the way the bank loader wou
 - ids: a slug of the question's name (GIFT `::title::`, Moodle `<name>`), else
   `imported-` + the first 10 hex digits of the SHA-256 of the stem; `-2`, `-3` on repeats.
 - what the formats lack: difficulty "medium"; source "imported from <file>" plus the
-  category; an empty explanation or rationale is kept as "" with a warning.
+  category; an empty explanation or rationale is kept as "" with a warning (the loader
+  then asks for it when the question is exported to YAML and loaded as a bank file).
 - answers: in one-answer mode (GIFT with an `=` answer, Moodle `<single>true`) the one
   full-credit answer is the key (`single`); otherwise every answer with positive credit is
   right: one makes a `single` question, several a `multiple` with `choose` = their number.
   An answer with no or negative credit is wrong.
+- numerical answers (GIFT `{#...}`, Moodle `numerical`), each a value, an absolute
+  tolerance, a credit and feedback, become a `numeric` question (`_numeric_question`):
+  the one full-credit answer is `answer` with its `tolerance` (two or more are refused:
+  the bank has one right answer, so widen one tolerance to cover the others); the first
+  partial-credit answer around the same value with a wider tolerance is the `partial`
+  band with its credit; every other answer around another value, with feedback, is a
+  known mistake (`mistakes`: the value and the feedback as its rationale; any credit it
+  had is not kept, as the bank scores a mistake 0). What has no place is dropped with a
+  warning that names it: further partial answers around the answer, an answer inside the
+  right answer's tolerance, a wrong value without feedback (it adds nothing: every
+  value outside the bands scores 0), a repeated value, the catch-all answer (Moodle's
+  `*`, GIFT's `~#feedback`), a mistake's own tolerance (the bank matches a mistake within
+  the question's tolerance). Moodle tries the answers in order and takes the first that
+  matches; the bank checks the tolerance, then the partial band, so a wrong value listed
+  before the partial band and inside it earns the partial credit here (a warning says
+  so; listed after it, Moodle never reached it either). The `rationale`
+  (how the answer is worked out) is the right answer's feedback, else the general
+  feedback (noted); with neither it is imported as "" with a warning, as a missing
+  explanation is.
 
 Every step takes time linear in the file (no backtracking patterns, no rescans, repeated
 names numbered in O(1) each), and one import has limits (`formats/common.py`): at most
@@ -41,6 +61,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import msgspec
 import yaml
@@ -49,7 +70,9 @@ from exam_service.bank.format import (
     CaseFile,
     ChoiceFile,
     Difficulty,
+    MistakeFile,
     OptionFile,
+    PartialBand,
     PromptFile,
     QuestionFile,
 )
@@ -65,7 +88,9 @@ from exam_service.bank.formats.common import (
     Draft,
     Ids,
     Issue,
+    NumericAnswer,
     Reading,
+    credit_text,
     shorten,
     slug,
     split_category,
@@ -81,6 +106,7 @@ from exam_service.bank.loader import (
     check_question,
     shape_error,
 )
+from exam_service.grading import numeric
 
 IMPORT_FORMATS = ("gift", "aiken", "moodle-xml", "yaml")
 EXPORT_FORMATS = ("yaml", "gift", "moodle-xml", "qti")
@@ -179,6 +205,120 @@ def _choice_question(draft: Draft) -> tuple[str, list[OptionFile], int | None, l
     return "multiple", options, len(right), notes
 
 
+def _answer_text(n: int, answer: NumericAnswer) -> str:
+    """ "answer 3 (1150 ± 5, 30%)": an answer as a warning names it."""
+    assert answer.value is not None
+    text = numeric.number_text(answer.value)
+    if answer.tolerance:
+        text += f" \u00b1 {numeric.number_text(answer.tolerance)}"
+    if 0 < answer.credit < FULL_CREDIT:
+        text += f", {credit_text(answer.credit)}%"
+    return f"answer {n} ({text})"
+
+
+@dataclass
+class _Numeric:
+    """The fields of a numeric question settled from numerical answers, and the notes on
+    what did not fit."""
+
+    answer: numeric.Number
+    tolerance: numeric.Number
+    rationale: str
+    partial: PartialBand | None = None
+    mistakes: list[MistakeFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _numeric_question(draft: Draft) -> _Numeric:
+    """Numerical answers as one numeric question; see the module docstring for the rules.
+    Raises _Rejected when no answer, or more than one, gives full marks."""
+    numbered = list(enumerate(draft.numbers, 1))
+    full = [(n, a) for n, a in numbered if a.value is not None and a.credit >= FULL_CREDIT]
+    if not full:
+        raise _Rejected(
+            "no numerical answer gives full marks: mark the right one (=1200:24 in GIFT, "
+            'fraction="100" in Moodle XML)'
+        )
+    if len(full) > 1:
+        listed = ", ".join(_answer_text(n, a) for n, a in full)
+        raise _Rejected(
+            f"{len(full)} numerical answers give full marks ({listed}): the bank has one "
+            "right answer with a tolerance; keep one and widen its tolerance to cover the others"
+        )
+    key_n, key = full[0]
+    assert key.value is not None
+    centre = numeric.exact(key.value)
+    within = numeric.exact(key.tolerance)
+    settled = _Numeric(answer=key.value, tolerance=key.tolerance, rationale=key.feedback)
+    notes = settled.notes
+    band_width: Decimal | None = None
+    seen: set[str] = set()
+    kept: list[tuple[int, NumericAnswer]] = []  # the answers that became known mistakes
+    band_at = 0  # the number of the answer that became the partial band
+    for n, answer in numbered:
+        if n == key_n:
+            continue
+        if answer.value is None:
+            if answer.credit > 0:
+                notes.append(
+                    f"answer {n} (*, any other value) gave {credit_text(answer.credit)}% to "
+                    "every answer: not kept; other answers score 0"
+                )
+            elif answer.feedback:
+                notes.append(
+                    f"answer {n} (*, any other value): its feedback is not kept (the bank has "
+                    "no feedback for every other answer)"
+                )
+            continue
+        off = abs(numeric.exact(answer.value) - centre)
+        named = _answer_text(n, answer)
+        if off == 0 and answer.credit > 0:  # partial credit around the right value
+            if settled.partial is not None:
+                notes.append(f"{named} is not kept: the bank has one partial-credit band")
+            elif answer.tolerance <= key.tolerance:
+                notes.append(f"{named} is not kept: its band is not wider than the tolerance")
+            else:
+                settled.partial = PartialBand(answer.tolerance, answer.credit / 100)
+                band_width, band_at = numeric.exact(answer.tolerance), n
+                if answer.feedback:
+                    notes.append(f"{named}: its feedback is not kept (the partial band has none)")
+            continue
+        if off <= within:
+            notes.append(f"{named} lies within the right answer's tolerance: not kept")
+            continue
+        text = numeric.number_text(answer.value)
+        if not answer.feedback:
+            notes.append(
+                f"{named} has no feedback: not kept (every value outside the bands scores 0)"
+            )
+            continue
+        if text in seen:
+            notes.append(f"{named} repeats the value {text}: not kept")
+            continue
+        seen.add(text)
+        kept.append((n, answer))
+        settled.mistakes.append(MistakeFile(answer.value, answer.feedback))
+        if answer.credit > 0:
+            notes.append(
+                f"{named}: its {credit_text(answer.credit)}% credit is not kept; it is a "
+                "known mistake (scores 0, its feedback shown in the review)"
+            )
+        if answer.tolerance != key.tolerance:
+            notes.append(
+                f"{named}: its tolerance is not kept; the bank matches a known mistake "
+                f"within the question's tolerance (\u00b1 {numeric.number_text(key.tolerance)})"
+            )
+    if band_width is not None:
+        for n, answer in kept:
+            assert answer.value is not None
+            if n < band_at and abs(numeric.exact(answer.value) - centre) <= band_width:
+                notes.append(
+                    f"{_answer_text(n, answer)} comes before the partial band and lies in it: "
+                    "here it earns the partial credit (its feedback is still shown)"
+                )
+    return settled
+
+
 def _matching_question(draft: Draft) -> tuple[list[PromptFile], list[ChoiceFile]]:
     ids: dict[str, str] = {}
     taken = Ids(40)
@@ -239,6 +379,8 @@ def _question_file(
         tags=list(dict.fromkeys(tag.strip() for tag in tags if tag.strip())),
     )
     notes: list[str] = []
+    if draft.kind == "numeric":
+        return _numeric_file(draft, question)
     if draft.kind == "matching":
         prompts, choices = _matching_question(draft)
         question = msgspec.structs.replace(
@@ -263,6 +405,39 @@ def _question_file(
     return question, notes
 
 
+def _numeric_file(draft: Draft, question: QuestionFile) -> tuple[QuestionFile, list[str]]:
+    """The numeric question of a draft of numerical answers, and the notes on what it lost."""
+    settled = _numeric_question(draft)
+    notes = settled.notes
+    rationale = settled.rationale
+    if not rationale.strip() and draft.explanation.strip():
+        rationale = draft.explanation
+        notes.append(
+            "no feedback on the right answer: its rationale is the general feedback; write "
+            "how the answer is worked out in the bank"
+        )
+    elif not rationale.strip():
+        notes.append(
+            "no feedback on the right answer and no general feedback: imported with an "
+            "empty rationale; write how the answer is worked out in the bank"
+        )
+    if not draft.explanation.strip():
+        notes.append(
+            "no general feedback: imported with an empty explanation; write one in the bank"
+        )
+    question = msgspec.structs.replace(
+        question,
+        type="numeric",
+        answer=settled.answer,
+        tolerance=settled.tolerance or None,
+        unit=draft.unit,
+        partial=settled.partial,
+        rationale=rationale,
+        mistakes=settled.mistakes,
+    )
+    return question, notes
+
+
 def _position(issue: Issue) -> int:
     """The line or question number an issue points at, to list issues in file order."""
     match = re.search(r"\d+", issue.where)
@@ -275,6 +450,8 @@ def _oversized(draft: Draft) -> str | None:
         return too_many_answers(len(draft.answers))
     if len(draft.pairs) > MAX_ANSWERS:
         return too_many_answers(len(draft.pairs), "pairs")
+    if len(draft.numbers) > MAX_ANSWERS:
+        return too_many_answers(len(draft.numbers))
     if len(draft.tags) > MAX_TAGS:
         return f"the question has {len(draft.tags):,} tags: keep at most {MAX_TAGS}"
     if draft.category is not None and len(draft.category) > MAX_CATEGORY:
@@ -339,8 +516,13 @@ def _settle(
             notes += lost
             if not question.stem.strip():
                 messages.append("the question has no text: write its stem")
-            # An empty explanation is a warning for imports, not the loader's error.
-            checked = msgspec.structs.replace(question, explanation=question.explanation or "-")
+            # An empty explanation or rationale is a warning for imports, not the loader's
+            # error.
+            checked = msgspec.structs.replace(
+                question,
+                explanation=question.explanation or "-",
+                rationale=(question.rationale or "-") if question.type == "numeric" else None,
+            )
             messages += check_question(checked, resolver.codes, {})
         issues = [Issue(name, draft.where, message, qid) for message in messages]
         if issues:

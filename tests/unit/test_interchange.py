@@ -209,7 +209,6 @@ def test_gift_unsupported_types_are_skipped_with_their_line() -> None:
     skipped = {issue.question: (issue.where, issue.message) for issue in result.skipped}
     for title, marker, kind in [
         ("essay", "::Essay::", "essay"),
-        ("numerical", "::Numerical::", "numerical"),
         ("short-answer", "::Short answer::", "short-answer"),
         ("description", "::Description::", "description"),
     ]:
@@ -397,7 +396,10 @@ def test_moodle_xml_imports_every_supported_type(moodle: ParsedImport) -> None:
         "l1-zeros",
         "match-algorithms",
         "chart-reading",
+        "epochs",
     ]
+    epochs = by_id(moodle)["epochs"]  # numerical: its own tests are in test_interchange_numeric
+    assert (epochs.type, epochs.content["key"], epochs.content["tolerance"]) == ("numeric", 25, 5)
 
 
 def test_moodle_xml_cdata_html_and_tags(moodle: ParsedImport) -> None:
@@ -457,7 +459,6 @@ def test_moodle_xml_unsupported_types_are_skipped_with_their_element(
     assert [(s.where, s.message.split(" questions")[0]) for s in moodle.skipped] == [
         ('question[11] (essay "Explain overfitting")', "skipped: essay"),
         ('question[12] (shortanswer "Name it")', "skipped: shortanswer"),
-        ('question[13] (numerical "Epochs")', "skipped: numerical"),
         ('question[14] (cloze "Cloze")', "skipped: cloze"),
         ('question[15] (description "Intro")', "skipped: description"),
     ]

@@ -18,6 +18,7 @@ from exam_service.bank.formats import qti
 from exam_service.bank.formats.common import case_stem
 from exam_service.bank.interchange import EXPORT_FORMATS, export_bank, parse_import
 from exam_service.bank.loader import Bank, QuestionSpec, build_question, load_bank
+from exam_service.grading import numeric
 from tests.conftest import FIXTURE_BANK
 
 DEFAULT_BANK = Path(__file__).parents[2] / "question_bank"
@@ -48,7 +49,9 @@ def carried(spec: QuestionSpec) -> dict[str, Any]:
         "objectives": spec.objectives,
         "tags": content["tags"],
     }
-    if spec.type == "matching":
+    if spec.type == "numeric":
+        out |= numeric_carried(spec)
+    elif spec.type == "matching":
         choices = {c["id"]: c["text"] for c in content["choices"]}
         out["pairs"] = [(p["text"], choices[content["key"][p["id"]]]) for p in content["prompts"]]
         out["choices"] = sorted(choices.values())
@@ -57,6 +60,27 @@ def carried(spec: QuestionSpec) -> dict[str, Any]:
         out["options"] = [(o["text"], o["id"] in key, o["rationale"]) for o in content["options"]]
         out["choose"] = content.get("choose")
     return out
+
+
+def numeric_carried(spec: QuestionSpec) -> dict[str, Any]:
+    """What GIFT and Moodle XML carry of a numeric question: the answer, the tolerance and
+    the partial band as absolute widths around it, the unit, the rationale and the known
+    mistakes."""
+    content = spec.content
+    centre = numeric.exact(content["key"])
+
+    def width(raw: Any) -> numeric.Number:
+        return numeric.stored(numeric.parse_tolerance(raw).width(centre))
+
+    partial = content["partial"]
+    return {
+        "answer": content["key"],
+        "tolerance": width(content["tolerance"]),
+        "unit": content["unit"],
+        "partial": (width(partial["tolerance"]), partial["credit"]) if partial else None,
+        "rationale": content["rationale"],
+        "mistakes": [(m["value"], m["rationale"]) for m in content["mistakes"]],
+    }
 
 
 def make_question(

@@ -1,6 +1,7 @@
 """What every quiz format module shares: the draft a file is read into, located issues,
-the limits of one import, and the text helpers (categories, slugs, ids, credits, XML-safe
-text). HTML becomes plain text in `html_text.py`.
+the limits of one import, the text helpers (categories, slugs, ids, credits, XML-safe
+text) and the numbers of numeric questions (`read_number`, `numeric_export`). HTML becomes
+plain text in `html_text.py`.
 
 Pure: no database, no web framework; the format modules (`gift`, `aiken`, `moodle_xml`,
 `qti`, `yaml_export`) import this module and nothing of each other, and
@@ -13,10 +14,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+from exam_service.grading import numeric
 
 FULL_CREDIT = 99.99  # Moodle writes one third as 33.33333; full credit is 100 give or take
 
@@ -60,6 +63,18 @@ class Answer:
 
 
 @dataclass
+class NumericAnswer:
+    """A numerical answer as GIFT and Moodle XML state it: a value with an absolute
+    tolerance, a credit in percent and feedback. `value` None is Moodle's "*", any answer
+    no other matches (GIFT's `~#feedback`)."""
+
+    value: numeric.Number | None
+    tolerance: numeric.Number
+    credit: float
+    feedback: str = ""
+
+
+@dataclass
 class Pair:
     """A matching pair; a pair with an empty prompt only adds a distractor choice."""
 
@@ -75,10 +90,12 @@ class Draft:
     line: int  # QuestionSpec.line: the line in GIFT and Aiken, 0 in XML
     stem: str
     title: str | None = None
-    kind: str = "choice"  # "choice" (answers) or "matching" (pairs)
+    kind: str = "choice"  # "choice" (answers), "matching" (pairs) or "numeric" (numbers)
     answers: list[Answer] = field(default_factory=list)
     one_answer: bool = True
     pairs: list[Pair] = field(default_factory=list)
+    numbers: list[NumericAnswer] = field(default_factory=list)
+    unit: str | None = None
     explanation: str = ""
     category: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -267,3 +284,80 @@ def moodle_shares(count: int) -> tuple[Fraction, ...] | None:
             if highs.denominator == 1 and 0 < highs < count:
                 best = (high,) * int(highs) + (low,) * (count - int(highs))
     return best
+
+
+def on_moodle_list(percent: float) -> bool:
+    """Whether Moodle's grade list (`MOODLE_GRADES`) holds this percentage, within the
+    0.001 percent its importers allow."""
+    return any(abs(abs(percent) - float(grade)) < 0.001 for grade in (*MOODLE_GRADES, 0))
+
+
+# --- numeric questions ----------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
+
+
+def read_number(text: str) -> numeric.Number:
+    """A number as GIFT and Moodle XML write one (1200, -0.5, 1.2e3), in the bank's
+    normalised form; ValueError saying what to write for anything else (no thousands
+    separators, no words, no infinities)."""
+    cleaned = text.strip()
+    if not _NUMBER.fullmatch(cleaned):
+        raise ValueError(
+            f"{shorten(cleaned, 40)!r} is not a number: write digits with a point for "
+            "decimals, e.g. 1200, 0.5 or 1.2e3"
+        )
+    return numeric.stored(Decimal(cleaned))
+
+
+@dataclass(frozen=True)
+class NumericExport:
+    """A numeric question as formats with absolute tolerances write it (GIFT, Moodle XML):
+    the answer with its tolerance as a number, the partial band as (tolerance, credit in
+    0-1), the known mistakes as (value, rationale), and `notes`, what the writing changed,
+    for a comment in the file."""
+
+    value: numeric.Number
+    tolerance: numeric.Number
+    partial: tuple[numeric.Number, float] | None
+    mistakes: list[tuple[numeric.Number, str]]
+    unit: str | None
+    rationale: str
+    notes: list[str]
+
+
+def numeric_export(q: QuestionSpec) -> NumericExport:
+    """The numbers of a numeric question with every tolerance made absolute: a relative
+    one ("2%") becomes its width around the answer (24 for 1200), noted. Known mistakes
+    keep the question's (absolute) tolerance, as the bank matches them with it."""
+    content = q.content
+    value = numeric.stored(content["key"])
+    centre = numeric.exact(value)
+    notes: list[str] = []
+
+    def absolute(raw: object, what: str) -> numeric.Number:
+        tolerance = numeric.parse_tolerance(raw)
+        width = numeric.stored(tolerance.width(centre))
+        if tolerance.relative:
+            notes.append(
+                f"{what} {tolerance.value()} is written as the absolute "
+                f"{numeric.number_text(width)} ({tolerance.value()} of "
+                f"{numeric.number_text(value)})"
+            )
+        return width
+
+    tolerance = absolute(content.get("tolerance"), "the tolerance")
+    partial = None
+    if content.get("partial"):
+        band = content["partial"]
+        partial = (absolute(band["tolerance"], "the partial band"), float(band["credit"]))
+    mistakes = [(numeric.stored(m["value"]), m["rationale"]) for m in content.get("mistakes", [])]
+    return NumericExport(
+        value=value,
+        tolerance=tolerance,
+        partial=partial,
+        mistakes=mistakes,
+        unit=content.get("unit"),
+        rationale=content.get("rationale") or "",
+        notes=notes,
+    )

@@ -36,6 +36,7 @@ from exam_service.bank.formats.common import (
     Answer,
     Draft,
     Issue,
+    NumericAnswer,
     Pair,
     Reading,
     carried_tags,
@@ -44,17 +45,23 @@ from exam_service.bank.formats.common import (
     credit_text,
     dropped_note,
     multiple_grades,
+    numeric_export,
+    on_moodle_list,
+    read_number,
     slug,
     too_many_answers,
     too_many_questions,
 )
 from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+from exam_service.grading import numeric
 
 _SPECIAL = "~=#{}:"
 _FORMAT = re.compile(r"\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*%(-?\d+(?:\.\d*)?)%")
 _TAG = re.compile(r"\[tag:([^\[\]]+)\]")  # "[" stops a try: one pass over "[tag:[tag:..."
+_UNIT = re.compile(r"\[unit:([^\[\]]+)\]")
+_UNIT_TAG = "\0unit:"  # how _blocks hands a unit comment to the question, among its tags
 _TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 
 
@@ -147,7 +154,8 @@ class _Skip(Exception):
 
 
 def _blocks(text: str) -> list[tuple[list[tuple[int, str]], list[str]]]:
-    """The questions of a file: blank lines separate them; comments give only tags."""
+    """The questions of a file: blank lines separate them; comments give only tags (a
+    unit comment `// [unit:s]` is kept as the tag "\0unit:s" for the question to take)."""
     blocks: list[tuple[list[tuple[int, str]], list[str]]] = []
     lines: list[tuple[int, str]] = []
     tags: list[str] = []
@@ -158,6 +166,7 @@ def _blocks(text: str) -> list[tuple[list[tuple[int, str]], list[str]]]:
             lines, tags = [], []
         elif line.lstrip().startswith("//"):
             tags += [tag.strip() for tag in _TAG.findall(line) if tag.strip()]
+            tags += [_UNIT_TAG + unit.strip() for unit in _UNIT.findall(line) if unit.strip()]
         else:
             lines.append((number, line))
     if lines or tags:
@@ -235,6 +244,80 @@ def _true_false(q: _Question, body: str, at: int) -> list[Answer]:
     ]
 
 
+def _number(q: _Question, raw: str, at: int, what: str) -> numeric.Number | None:
+    try:
+        return read_number(unescape(raw))
+    except ValueError as exc:
+        q.fail(at, f"{what}: {exc}")
+        return None
+
+
+def _numbers(q: _Question, body: str, at: int) -> list[NumericAnswer]:
+    """The answers of a numerical block `{#...}`, as Moodle's GIFT reader takes them:
+    `value`, `value:tolerance` or `min..max` (the midpoint, half the width), each
+    `=`-led with an optional `%weight%` (100 if left out) and `#feedback`; what precedes
+    the first `=` is an answer too; `~#feedback` is the feedback for any other value."""
+    start = body.index("#") + 1
+    rest = body[start:]
+    at += start
+    tilde = _find(rest, "~")
+    catch_all = rest[tilde + 1 :] if tilde >= 0 else None
+    rest = rest if tilde < 0 else rest[:tilde]
+    cuts = _cuts(rest, "=")
+    if len(cuts) > MAX_ANSWERS:
+        q.fail(at, too_many_answers(len(cuts)))
+        return []
+    bounds = [*cuts, len(rest)]
+    pieces = [(at + cut + 1, rest[cut + 1 : bounds[n + 1]]) for n, cut in enumerate(cuts)]
+    if not cuts or rest[: cuts[0]].strip():
+        pieces.insert(0, (at, rest[: cuts[0]] if cuts else rest))
+    answers: list[NumericAnswer] = []
+    for n, (where, raw) in enumerate(pieces, 1):
+        credit = 100.0
+        weight = _WEIGHT.match(raw)
+        if weight:
+            credit = float(weight.group(1))
+            raw = raw[weight.end() :]
+            if not -100 <= credit <= 100:
+                q.fail(where, f"answer {n} has weight {weight.group(1)}%: use 0 to 100")
+        hash_at = _find(raw, "#")
+        feedback = q.plain(raw[hash_at + 1 :]) if hash_at >= 0 else ""
+        written = (raw if hash_at < 0 else raw[:hash_at]).strip()
+        what = f"answer {n}"
+        if not written:
+            q.fail(where, f"{what} is empty: write value:tolerance (3:0.5) or min..max (1..5)")
+            continue
+        if written == "*":
+            answers.append(NumericAnswer(None, 0, credit, feedback))
+            continue
+        low, dots, high = written.partition("..")
+        value, colon, tolerance = written.partition(":")
+        if dots:
+            first, last = _number(q, low, where, what), _number(q, high, where, what)
+            if first is None or last is None:
+                continue
+            if last < first:
+                q.fail(where, f"{what}: the range {written} runs backwards: write min..max")
+                continue
+            middle = (numeric.exact(first) + numeric.exact(last)) / 2
+            centre, width = numeric.stored(middle), numeric.stored(numeric.exact(last) - middle)
+        else:
+            found = _number(q, value, where, what)
+            spread = _number(q, tolerance, where, f"{what}'s tolerance") if colon else 0
+            if found is None or spread is None:
+                continue
+            if spread < 0:
+                q.fail(where, f"{what}: the tolerance {spread} is negative: use 0 or more")
+                continue
+            centre, width = found, spread
+        answers.append(NumericAnswer(centre, width, credit, feedback))
+    if catch_all is not None:
+        hash_at = _find(catch_all, "#")
+        feedback = q.plain(catch_all[hash_at + 1 :]) if hash_at >= 0 else q.plain(catch_all)
+        answers.append(NumericAnswer(None, 0, 0.0, feedback))
+    return answers
+
+
 def _question(q: _Question, category: str | None, tags: list[str]) -> Draft:
     """Read one question block; problems go to `q.problems`, unsupported types raise _Skip."""
     text = q.text
@@ -248,7 +331,9 @@ def _question(q: _Question, category: str | None, tags: list[str]) -> Draft:
         title = q.title = unescape(text[start + 2 : end]).strip()
         start = end + 2
     draft = Draft(where=f"line {q.line(0)}", line=q.line(0), stem="", title=title)
-    draft.category, draft.tags = category, tags
+    draft.category = category
+    draft.tags = [tag for tag in tags if not tag.startswith(_UNIT_TAG)]
+    units = [tag.removeprefix(_UNIT_TAG) for tag in tags if tag.startswith(_UNIT_TAG)]
     match = _FORMAT.match(text, start)
     if match:
         q.html = match.group(1).lower() == "html"
@@ -286,9 +371,16 @@ def _question(q: _Question, category: str | None, tags: list[str]) -> Draft:
     at = opening + 1
     if not body.strip():
         raise _Skip("an essay question ({ }) is not supported")
-    if body.strip().startswith("#"):
-        raise _Skip("a numerical question ({#...}) is not supported")
-    if _cuts(body, "~"):
+    numerical = body.strip().startswith("#")
+    if units and not numerical:
+        draft.notes.append("a // [unit:...] comment applies to numerical questions only: ignored")
+    if numerical:
+        draft.kind, draft.numbers = "numeric", _numbers(q, body, at)
+        draft.unit = units[-1] if units else None
+        if draft.unit is not None and len(draft.unit) > 20:
+            draft.notes.append(f"the unit {draft.unit!r} is longer than 20 characters: not kept")
+            draft.unit = None
+    elif _cuts(body, "~"):
         draft.answers, draft.one_answer = _choice_answers(q, body, at)
     elif _cuts(body, "=") and _find(body, "->") >= 0:
         draft.kind, draft.pairs = "matching", _pairs(q, body, at)
@@ -356,10 +448,45 @@ def _answer(marker: str, credit: str | None, text: str, rationale: str) -> str:
     return f"{marker}{weight}{_text(text)}{feedback}"
 
 
+def _numeric_text(q: QuestionSpec) -> tuple[list[str], list[str]]:
+    """A numeric question's comment lines and its `{#...}` block: the answer `=value:
+    tolerance` with the rationale as feedback, the partial band `=%credit%value:band`, the
+    known mistakes `=%0%value:tolerance#rationale`, in the order Moodle tries them."""
+    number = numeric.number_text
+    written = numeric_export(q)
+    comments = [f"// {q.id}: {note}; GIFT tolerances are absolute" for note in written.notes]
+    unit = written.unit
+    if unit and ("[" in unit or "]" in unit):
+        comments.append(f"// {q.id}: the unit is not written (it holds a bracket)")
+    elif unit:
+        comments.append(f"// [unit:{unit}] (read by exam_service only; Moodle has no unit in GIFT)")
+    value = number(written.value)
+    lines = [f"::{escape(q.id)}::{_text(case_stem(q))} {{#"]
+    lines.append(_numeric_answer("100", value, written.tolerance, written.rationale))
+    if written.partial is not None:
+        band, credit = written.partial
+        percent = credit_text(credit * 100)
+        lines.append(_numeric_answer(percent, value, band, ""))
+        if not on_moodle_list(credit * 100):
+            comments.append(f"// {q.id}: {percent}% is not a grade Moodle's question form offers")
+    for mistake, rationale in written.mistakes:
+        lines.append(_numeric_answer("0", number(mistake), written.tolerance, rationale))
+    return comments, lines
+
+
+def _numeric_answer(credit: str, value: str, tolerance: numeric.Number, feedback: str) -> str:
+    weight = "" if credit == "100" else f"%{credit}%"
+    after = f"#{_text(feedback)}" if feedback else ""
+    return f"={weight}{value}:{numeric.number_text(tolerance)}{after}"
+
+
 def _question_text(q: QuestionSpec) -> list[str]:
     lines = [f"::{escape(q.id)}::{_text(case_stem(q))} {{"]
     content = q.content
-    if q.type == "matching":
+    comments: list[str] = []  # a numeric question's, before its title
+    if q.type == "numeric":
+        comments, lines = _numeric_text(q)
+    elif q.type == "matching":
         choices = {c["id"]: c["text"] for c in content["choices"]}
         matched = set(content["key"].values())
         lines += [
@@ -379,23 +506,20 @@ def _question_text(q: QuestionSpec) -> list[str]:
             lines.append(_answer(marker, None, option["text"], option["rationale"]))
     if content["explanation"]:
         lines.append(f"####{_text(content['explanation'])}")
-    return [*lines, "}"]
+    return [*comments, *lines, "}"]
 
 
 def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]) -> str:
     """The questions as GIFT, grouped under `$CATEGORY:` lines as they come."""
     out = [
         "// Exported by exam_service. GIFT carries no difficulty, source or ordering questions;",
-        "// a case is printed before its questions' stems.",
+        "// a case is printed before its questions' stems. Numeric tolerances are absolute.",
         "",
     ]
     category: str | None = None
     for q in questions:
         if q.type == "ordering":
             out += [f"// {q.id}: left out, GIFT has no ordering questions", ""]
-            continue
-        if q.type == "numeric":  # GIFT's {#...} is not written yet
-            out += [f"// {q.id}: left out, numeric questions are not exported to GIFT yet", ""]
             continue
         if q.type == "multiple" and multiple_grades(q) is None:
             out += [f"// {q.id}: left out, Moodle's grades share 100% among 20 answers at most", ""]

@@ -48,6 +48,7 @@ from exam_service.bank.formats.common import (
     Answer,
     Draft,
     Issue,
+    NumericAnswer,
     Pair,
     Reading,
     carried_tags,
@@ -56,6 +57,9 @@ from exam_service.bank.formats.common import (
     credit_text,
     dropped_note,
     multiple_grades,
+    numeric_export,
+    on_moodle_list,
+    read_number,
     shorten,
     slug,
     text_paragraphs,
@@ -65,8 +69,9 @@ from exam_service.bank.formats.common import (
 )
 from exam_service.bank.formats.html_text import html_to_text
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+from exam_service.grading import numeric
 
-SUPPORTED = ("multichoice", "truefalse", "matching")
+SUPPORTED = ("multichoice", "truefalse", "matching", "numerical")
 _PLAIN_FORMATS = ("plain_text", "markdown")
 
 
@@ -198,6 +203,79 @@ def _matching(q: _Question, element: ET.Element, draft: Draft) -> None:
         draft.pairs.append(Pair(q.text(sub), choice))
 
 
+def _numerical(q: _Question, element: ET.Element, draft: Draft) -> None:
+    """A numerical question: each <answer> a number (or "*", any other value) with its
+    fraction, absolute <tolerance> and feedback; the unit of multiplier 1 from <units>."""
+    draft.kind = "numeric"
+    answers = element.findall("answer")
+    if len(answers) > MAX_ANSWERS:
+        q.fail("", too_many_answers(len(answers)))
+        return
+    if not answers:
+        q.fail("", "no <answer> elements: add the right answer with its <tolerance>")
+    for n, answer in enumerate(answers, 1):
+        where = f"answer[{n}]"
+        raw = answer.get("fraction", "0")
+        try:
+            fraction = float(raw)
+        except ValueError:
+            fraction = math.nan
+        if not math.isfinite(fraction) or not -100 <= fraction <= 100:
+            q.fail(where, f'fraction="{raw}" is not a percentage: use 0 to 100')
+            continue
+        written = q.text(answer, plain=True)
+        feedback = q.text(answer.find("feedback"))
+        if written == "*":
+            draft.numbers.append(NumericAnswer(None, 0, fraction, feedback))
+            continue
+        try:
+            value = read_number(written)
+        except ValueError as exc:
+            q.fail(where, f"{exc} (or * for any other value)" if written else "no number in <text>")
+            continue
+        spread = _field(answer, "tolerance") or "0"
+        try:
+            tolerance = read_number(spread)
+        except ValueError as exc:
+            q.fail(f"{where}/tolerance", str(exc))
+            continue
+        if tolerance < 0:
+            q.fail(f"{where}/tolerance", f"the tolerance {spread} is negative: use 0 or more")
+            continue
+        draft.numbers.append(NumericAnswer(value, tolerance, fraction, feedback))
+    _units(element, draft)
+
+
+def _units(element: ET.Element, draft: Draft) -> None:
+    """The unit of multiplier 1 becomes the question's; the others are named as dropped."""
+    units = element.find("units")
+    found = [] if units is None else units.findall("unit")
+    dropped: list[str] = []
+    for unit in found:
+        name = _field(unit, "unit_name")
+        multiplier = _field(unit, "multiplier") or "1"
+        try:
+            base = float(multiplier) == 1
+        except ValueError:
+            base = False
+        if base and draft.unit is None and name and len(name) <= 20:
+            draft.unit = name
+        elif name:
+            dropped.append(f"{shorten(name, 30)} (multiplier {shorten(multiplier, 20)})")
+    if dropped:
+        kept = f"answers are in {draft.unit}" if draft.unit else "the question has no unit"
+        draft.notes.append(
+            f"unit(s) {', '.join(dropped)} not kept: the bank takes one unit, the answer's "
+            f"own (multiplier 1, at most 20 characters); {kept}"
+        )
+    grading = _field(element, "unitgradingtype")
+    if draft.unit and grading not in ("", "0"):
+        draft.notes.append(
+            f"Moodle graded the unit (unitgradingtype {shorten(grading, 10)}): here typing "
+            "the unit is optional and never costs marks"
+        )
+
+
 def _question(
     q: _Question, element: ET.Element, kind: str, name: str, category: str | None
 ) -> Draft:
@@ -213,6 +291,8 @@ def _question(
         _multichoice(q, element, draft)
     elif kind == "truefalse":
         _truefalse(q, element, draft)
+    elif kind == "numerical":
+        _numerical(q, element, draft)
     else:
         _matching(q, element, draft)
     draft.notes += dropped_note(q.dropped, "the HTML")
@@ -290,7 +370,11 @@ def read(name: str, text: str) -> Reading:
                 reading.drafts.append(draft)
         elif not kind:
             reading.errors.append(
-                Issue(name, label, 'no type: add type="multichoice", "truefalse" or "matching"')
+                Issue(
+                    name,
+                    label,
+                    'no type: add type="multichoice", "truefalse", "matching" or "numerical"',
+                )
             )
         else:
             reading.skipped.append(
@@ -298,7 +382,7 @@ def read(name: str, text: str) -> Reading:
                     name,
                     label,
                     f"skipped: {kind} questions are not supported "
-                    "(multichoice, truefalse and matching are)",
+                    "(multichoice, truefalse, matching and numerical are)",
                     who,
                 )
             )
@@ -330,11 +414,55 @@ def _comment(parent: ET.Element, text: str) -> None:
     parent.append(ET.Comment(" " + xml_safe(text).replace("--", "- -") + " "))
 
 
+_TYPES = {"matching": "matching", "numeric": "numerical"}
+
+
+def _numeric_notes(q: QuestionSpec) -> list[str]:
+    """What writing a numeric question to Moodle XML changes, for a comment before it."""
+    written = numeric_export(q)
+    notes = [f"{q.id}: {note}; Moodle's tolerances are absolute" for note in written.notes]
+    if written.partial is not None and not on_moodle_list(written.partial[1] * 100):
+        percent = credit_text(written.partial[1] * 100)
+        notes.append(f"{q.id}: {percent}% is not a grade Moodle's question form offers")
+    return notes
+
+
+def _numeric_answers(element: ET.Element, q: QuestionSpec) -> None:
+    """The answer with its tolerance and the rationale, the partial band, the known
+    mistakes (fraction 0, the rationale as feedback), in the order Moodle tries them;
+    then the unit, typed optionally (unitgradingtype 0) after the number."""
+    written = numeric_export(q)
+    value = numeric.number_text(written.value)
+    answers = [(Fraction(100), value, written.tolerance, written.rationale)]
+    if written.partial is not None:
+        band, credit = written.partial
+        answers.append((Fraction(credit * 100), value, band, ""))
+    answers += [
+        (Fraction(0), numeric.number_text(mistake), written.tolerance, rationale)
+        for mistake, rationale in written.mistakes
+    ]
+    for grade, number, tolerance, feedback in answers:
+        answer = ET.SubElement(
+            element,
+            "answer",
+            {"fraction": credit_text(float(grade)), "format": "moodle_auto_format"},
+        )
+        _simple(answer, "text", number)
+        _text_field(answer, "feedback", feedback)
+        _simple(answer, "tolerance", numeric.number_text(tolerance))
+    _simple(element, "unitgradingtype", "0")
+    _simple(element, "unitpenalty", "0.1000000")
+    _simple(element, "showunits", "0" if written.unit else "3")
+    _simple(element, "unitsleft", "0")
+    if written.unit:
+        unit = ET.SubElement(ET.SubElement(element, "units"), "unit")
+        _simple(unit, "multiplier", "1")
+        _simple(unit, "unit_name", xml_safe(written.unit))
+
+
 def _question_element(q: QuestionSpec) -> ET.Element:
     content = q.content
-    element = ET.Element(
-        "question", {"type": "matching" if q.type == "matching" else "multichoice"}
-    )
+    element = ET.Element("question", {"type": _TYPES.get(q.type, "multichoice")})
     _simple(ET.SubElement(element, "name"), "text", q.id)
     _text_field(element, "questiontext", case_stem(q))
     _text_field(element, "generalfeedback", content["explanation"])
@@ -342,7 +470,9 @@ def _question_element(q: QuestionSpec) -> ET.Element:
     _simple(element, "penalty", "0.3333333")
     _simple(element, "hidden", "0")
     _simple(element, "idnumber", q.id)
-    if q.type == "matching":
+    if q.type == "numeric":
+        _numeric_answers(element, q)
+    elif q.type == "matching":
         _simple(element, "shuffleanswers", "true")
         choices = {c["id"]: c["text"] for c in content["choices"]}
         matched = set(content["key"].values())
@@ -387,9 +517,6 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
         if q.type == "ordering":
             _comment(quiz, f"{q.id}: left out, Moodle XML has no ordering questions")
             continue
-        if q.type == "numeric":  # Moodle's numerical question is not written yet
-            _comment(quiz, f"{q.id}: left out, numeric questions are not exported here yet")
-            continue
         if q.type == "multiple" and multiple_grades(q) is None:
             _comment(quiz, f"{q.id}: left out, Moodle's grades share 100% among 20 answers at most")
             continue
@@ -398,6 +525,9 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
             holder = ET.SubElement(quiz, "question", {"type": "category"})
             _simple(ET.SubElement(holder, "category"), "text", xml_safe(path))
             category = path
+        if q.type == "numeric":
+            for note in _numeric_notes(q):
+                _comment(quiz, note)
         quiz.append(_question_element(q))
     ET.indent(quiz)
     body = ET.tostring(quiz, encoding="unicode")

@@ -9,6 +9,16 @@ response and scores with a standard template: match_correct (all or nothing), ex
 `multiple`, which uses map_response with +1/N for each right choice and -1/N for each
 wrong one, floored at 0 (the service's partial-credit rule).
 
+`numeric` becomes a text-entry interaction (after the stem, with the unit after the box)
+whose response is declared `float` with the answer as its correct response, scored by
+response processing written out (no standard template compares within a tolerance):
+SCORE 1 when `qti-equal` finds the response within the tolerance of the correct value
+(`tolerance-mode` absolute, or relative for a percent of a positive answer; a percent of
+a negative answer is written as its absolute width, since QTI's relative band
+x*(1-t/100)..x*(1+t/100) runs backwards below 0), else the partial band's credit when the
+response is within it, else 0. Both edges count, as in the bank. The known mistakes are
+not carried (they only choose a rationale, which QTI items here do not show).
+
 QTI carries the stem, the options, the key and the scoring. This export does not carry
 rationales and explanations (templates set no feedback outcome), difficulty, source or
 tags; a case is printed before its question's stem in every item that uses it. Export
@@ -21,10 +31,12 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from exam_service.bank.formats.common import text_paragraphs, xml_safe
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
+from exam_service.grading import numeric
 
 QTI = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 PACKAGE = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
@@ -89,6 +101,48 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _tolerance(answer: numeric.Number, raw: object) -> dict[str, str]:
+    """The attributes of a qti-equal that accepts the band `raw` around `answer`."""
+    tolerance = numeric.parse_tolerance(raw)
+    if tolerance.amount == 0:
+        return {"tolerance-mode": "exact"}
+    if tolerance.relative and answer > 0:
+        mode, amount = "relative", numeric.stored(tolerance.amount)
+    else:
+        mode, amount = "absolute", numeric.stored(tolerance.width(numeric.exact(answer)))
+    return {
+        "tolerance-mode": mode,
+        "tolerance": numeric.number_text(amount),
+        "include-lower-bound": "true",
+        "include-upper-bound": "true",
+    }
+
+
+def _set_score(parent: ET.Element, score: str) -> None:
+    outcome = _el(parent, "qti-set-outcome-value", identifier="SCORE")
+    _el(outcome, "qti-base-value", score, **{"base-type": "float"})
+
+
+def _numeric_scoring(item: ET.Element, content: Mapping[str, Any]) -> None:
+    """Response processing of a numeric item: 1 within the tolerance, the partial band's
+    credit within it, else 0 (no answer compares as NULL, so scores 0)."""
+    key = numeric.stored(content["key"])
+    processing = _el(item, "qti-response-processing")
+    condition = _el(processing, "qti-response-condition")
+    bands = [("qti-response-if", content.get("tolerance"), "1")]
+    partial = content.get("partial")
+    if partial:
+        credit = numeric.number_text(float(partial["credit"]))
+        bands.append(("qti-response-else-if", partial["tolerance"], credit))
+    for tag, tolerance, score in bands:
+        branch = _el(condition, tag)
+        equal = _el(branch, "qti-equal", **_tolerance(key, tolerance))
+        _el(equal, "qti-correct", identifier="RESPONSE")  # x, the first: the band is around it
+        _el(equal, "qti-variable", identifier="RESPONSE")
+        _set_score(branch, score)
+    _set_score(_el(condition, "qti-response-else"), "0")
+
+
 def item_xml(q: QuestionSpec) -> ET.Element:
     """The qti-assessment-item of one question."""
     content = q.content
@@ -105,7 +159,9 @@ def item_xml(q: QuestionSpec) -> ET.Element:
         },
     )
     template = "match_correct"
-    if q.type == "matching":
+    if q.type == "numeric":
+        _response(item, "single", "float", [numeric.number_text(content["key"])])
+    elif q.type == "matching":
         # Prefixed, as the two sets' identifiers must differ and "p1" may name a choice too.
         prompt_ids = {p["id"]: identifier("P-" + p["id"]) for p in content["prompts"]}
         choice_ids = {c["id"]: identifier("C-" + c["id"]) for c in content["choices"]}
@@ -139,6 +195,17 @@ def item_xml(q: QuestionSpec) -> ET.Element:
         _paragraphs(case, q.case_scenario or "")
     _paragraphs(body, q.stem)
     common = {"response-identifier": "RESPONSE", "shuffle": "true"}
+    if q.type == "numeric":
+        answer = _el(body, "p")
+        entry = _el(
+            answer,
+            "qti-text-entry-interaction",
+            **{"response-identifier": "RESPONSE", "expected-length": "15"},
+        )
+        if content.get("unit"):
+            entry.tail = xml_safe(" " + content["unit"])
+        _numeric_scoring(item, content)
+        return item
     if q.type == "matching":
         prompts, choices = content["prompts"], content["choices"]
         interaction = _el(
@@ -269,9 +336,7 @@ def _document(element: ET.Element) -> bytes:
 
 
 def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]) -> bytes:
-    """The QTI 3.0 package of the questions, as zip bytes. Numeric questions are left out
-    (their text-entry interaction is not written yet)."""
-    questions = [q for q in questions if q.type != "numeric"]
+    """The QTI 3.0 package of the questions, as zip bytes."""
     files = [
         ("imsmanifest.xml", _document(manifest_xml(questions))),
         ("assessment-test.xml", _document(assessment_test_xml(questions, objectives))),
