@@ -4,7 +4,9 @@
 chosen order ("CADB"); `matching`: the letter chosen for each prompt, in prompt order
 ("BAC"). Blank is unanswered. Letters are case-insensitive; spaces are ignored.
 `numeric`: the number, read as the exam page reads it ("1200", "1,200", "1.2e3";
-`grading/numeric.py`).
+`grading/numeric.py`); a scanned digit grid gives it as written ("-12.5"). A numeric key
+reads "1200 (± 2%: 1176 to 1224)": the answer, then its tolerance and accepted range (and
+"; partial 1140 to 1260" for a partial-credit band); an exact key is the number alone.
 """
 
 from __future__ import annotations
@@ -34,15 +36,35 @@ def parse_answer(spec: AnswerSpec, text: str) -> Any:
 
 
 def answer_text(item_type: str, stored: Any) -> str:
-    """The paper notation of a stored answer or key (a numeric key: "1200 (± 2%)")."""
+    """The paper notation of a stored answer or key (a numeric key with its range: see the
+    module docstring)."""
     if item_type == "numeric":
         if isinstance(stored, dict):
-            tolerance = numeric.parse_tolerance(stored["tolerance"])
-            band = f" ({tolerance.text()})" if tolerance.amount else ""
-            return numeric.number_text(stored["value"]) + band
+            return _numeric_key_text(stored)
         return "" if stored is None else numeric.number_text(stored)
     if not stored:
         return ""
     if item_type == "matching":
         return "".join(stored[p] for p in sorted(stored, key=int))
     return "".join(stored)
+
+
+def _numeric_key_text(key: dict[str, Any]) -> str:
+    tolerance = numeric.parse_tolerance(key["tolerance"])
+    parts = []
+    if tolerance.amount:
+        low, high = numeric.number_text(key["low"]), numeric.number_text(key["high"])
+        parts.append(f"{tolerance.text()}: {low} to {high}")
+    partial = key.get("partial")
+    if partial:
+        low, high = numeric.number_text(partial["low"]), numeric.number_text(partial["high"])
+        parts.append(f"partial {low} to {high}")
+    band = f" ({'; '.join(parts)})" if parts else ""
+    return numeric.number_text(key["value"]) + band
+
+
+def numeric_key_parts(text: str) -> tuple[str, str]:
+    """A numeric key's text split into its answer and what is in brackets after it:
+    ("1200", "± 2%: 1176 to 1224"); ("256", "") for an exact key."""
+    value, _, rest = text.partition(" (")
+    return value, rest.removesuffix(")")

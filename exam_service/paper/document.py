@@ -3,6 +3,8 @@
 Answers and keys are strings in the form's numbering (DESIGN.md): letters for `single`
 and `multiple` ("B", "AC"), the letters in order for `ordering` ("CADB"), and for
 `matching` the letter chosen for each prompt in prompt order ("BAC"); "" is unanswered.
+`numeric`: the number ("-12.5"); its key also gives the accepted range,
+"1200 (± 2%: 1176 to 1224)" (`exam_service.paper.answers.answer_text`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class PaperQuestion:
     number: int
     """1-based position in this form."""
     type: str
-    """`single`, `multiple`, `ordering` or `matching`."""
+    """`single`, `multiple`, `ordering`, `matching` or `numeric`."""
     stem: str
     options: tuple[str, ...] = ()
     """Option texts in printed order (A, B, C, ...); for `ordering`, the things to order."""
@@ -39,6 +41,8 @@ class PaperQuestion:
     case_id: str | None = None
     case_title: str | None = None
     case_scenario: str | None = None
+    unit: str | None = None
+    """`numeric`: the unit the answer is in (printed after the question), if any."""
     question_key: str = ""
     """A stable identity of the question (the same on every form), e.g. its revision id;
     renderers may use it to compute a question's layout once for all forms."""

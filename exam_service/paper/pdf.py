@@ -45,6 +45,7 @@ from reportlab.pdfbase.pdfdoc import PDFArray, PDFResourceDictionary
 from reportlab.pdfbase.pdfmetrics import getFont
 from reportlab.pdfgen.canvas import Canvas
 
+from exam_service.paper.answers import numeric_key_parts
 from exam_service.paper.document import (
     PaperExamDocument,
     PaperQuestion,
@@ -52,9 +53,12 @@ from exam_service.paper.document import (
     SheetCandidate,
 )
 from exam_service.paper.sheet import (
+    BUBBLE_PITCH,
     NUMBER_DIGITS,
+    NUMERIC_COLUMNS,
     SheetFrame,
     SheetLayout,
+    SheetRow,
     form_sheet,
     letter,
     page_size,
@@ -99,6 +103,7 @@ TYPE_NAMES = {
     "multiple": "multiple choice",
     "ordering": "ordering",
     "matching": "matching",
+    "numeric": "numeric",
 }
 ORDERING_HINT = (
     "Ordering: put the items in the right order and write their letters in that order on the "
@@ -107,6 +112,11 @@ ORDERING_HINT = (
 MATCHING_HINT = (
     "Matching: for each numbered prompt write the letter of its match in that prompt's box on "
     "the answer sheet."
+)
+NUMERIC_INSTRUCTION = (
+    "Numeric: write the number in the boxes of the question's grid on the answer sheet, one "
+    "digit or the decimal point per box (a minus sign in the first box if it is negative), "
+    "and fill the bubble of each under its box, e.g. -12.5."
 )
 STANDARD_INSTRUCTIONS = (
     "Mark every answer on your answer sheet: answers written in this booklet are not marked.",
@@ -125,6 +135,10 @@ SHEET_NOTES = (
     "Matching questions: in each prompt's box write the letter of its match.",
     "Your candidate number is printed and bubbled for you: check it. Keep the black corner "
     "squares and the code clean; do not fold the sheet.",
+)
+SHEET_NUMERIC_NOTE = (
+    "Numeric questions: write the number, one digit or point per box, and fill the bubble "
+    "under each box (a minus: the first column)."
 )
 
 
@@ -583,7 +597,8 @@ def _cover(doc: PaperExamDocument, form: PrintedForm, width: float, cache: Layou
     block.gap(14)
     block.rows.append(_Row(18.0, (_Run(0, SUBHEADING, "Instructions"),)))
     given = [clean_text(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
-    for text in [*given, *STANDARD_INSTRUCTIONS]:
+    numeric = [NUMERIC_INSTRUCTION] if any(q.type == "numeric" for q in form.questions) else []
+    for text in [*given, *STANDARD_INSTRUCTIONS, *numeric]:
         block.labelled(
             _label(0, BODY, "\u2022"), cache.rows(text, BODY, INSTRUCTION_TEXT, width - 14, 14)
         )
@@ -637,6 +652,12 @@ def _case(
 
 
 def _hint(question: PaperQuestion) -> str:
+    if question.type == "numeric":
+        unit = f", in {question.unit}" if question.unit else ""
+        return (
+            f"Write your answer (a number{unit}) in the grid of question {question.number} on "
+            "the answer sheet: one digit or the point per box, and fill the bubble under each."
+        )
     if question.type == "multiple":
         return f"Choose {question.choose}." if question.choose else "Choose all that apply."
     if question.type == "ordering":
@@ -726,6 +747,11 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
     blocks = [head]
     rows = _Block()
     for question, answer in zip(paper_form.questions, paper_form.key, strict=True):
+        detail = ""
+        if question.type == "numeric":
+            answer, detail = numeric_key_parts(answer)
+            if question.unit:
+                answer = f"{answer} {question.unit}"
         rows.rows.append(
             _Row(
                 KEY.leading,
@@ -741,6 +767,10 @@ def key_pdf(doc: PaperExamDocument, form: str) -> bytes:
                 ),
             )
         )
+        if detail:
+            # the accepted range, under the answer, as wide as the line allows
+            shown = fit_line(f"accepted: {detail}", FONT, 8.0, width - columns[2])
+            rows.rows.append(_Row(KEY_NOTE.leading - 2, (_Run(columns[2], KEY_NOTE, shown),)))
     blocks.append(rows)
     return _render(
         doc.paper,
@@ -817,7 +847,7 @@ def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, f
         canvas.rect(box.x, height - box.bottom, box.width, box.height, stroke=1, fill=0)
     for column in frame.number_grid:
         _bubbles(canvas, column, layout.bubble_radius, height)
-    _sheet_notes(canvas, frame)
+    _sheet_notes(canvas, frame, any(row.numeric for row in layout.rows))
     canvas.setStrokeGray(0.75)
     canvas.line(
         frame.answers.x,
@@ -825,10 +855,21 @@ def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, f
         frame.answers.right,
         height - frame.answers.y + 10,
     )
+    for pointer in layout.pointers:
+        canvas.setFillGray(INK)
+        canvas.setFont(BOLD, 8)
+        canvas.drawRightString(pointer.x, height - pointer.y - 2.8, str(pointer.number))
+        canvas.setFont(ITALIC, 7)
+        canvas.setFillGray(MUTED)
+        canvas.drawString(pointer.x + 6, height - pointer.y - 2.5, "grid at right \u2192")
     for row in layout.rows:
         canvas.setFillGray(INK)
         canvas.setFont(BOLD, 8)
         label_x, label_y = row.label
+        if row.numeric:
+            canvas.drawString(label_x, height - label_y - 2.8, f"Question {row.number}")
+            _grid(canvas, row, layout.bubble_radius, height)
+            continue
         canvas.drawRightString(label_x, height - label_y - 2.8, str(row.number))
         if row.bubbles:
             _bubbles(canvas, row.bubbles, layout.bubble_radius, height)
@@ -842,7 +883,38 @@ def _sheet_static(canvas: Canvas, layout: SheetLayout, doc: PaperExamDocument, f
             canvas.drawCentredString(box.centre[0], height - box.y + 2, str(index))
 
 
-def _sheet_notes(canvas: Canvas, frame: SheetFrame) -> None:
+def _grid(canvas: Canvas, row: SheetRow, radius: float, height: float) -> None:
+    """A numeric question's digit grid: a write-in box over each column, the columns'
+    bubbles, and a light band behind the digit columns so the grid reads as one answer."""
+    canvas.setFillGray(0.95)
+    first, last = row.columns[1][0], row.columns[-1][-1]
+    canvas.roundRect(
+        first.x - BUBBLE_PITCH / 2 + 0.5,
+        height - last.y - BUBBLE_PITCH / 2,
+        BUBBLE_PITCH * NUMERIC_COLUMNS - 1,
+        last.y - first.y + BUBBLE_PITCH,
+        3,
+        stroke=0,
+        fill=1,
+    )
+    canvas.setStrokeGray(0.35)
+    canvas.setLineWidth(0.6)
+    for box in row.boxes:
+        canvas.rect(box.x, height - box.bottom, box.width, box.height, stroke=1, fill=0)
+    digits = [bubble for column in row.columns[1:] for bubble in column[1:]]
+    _bubbles(canvas, digits, radius, height)
+    # the minus and the points drawn as marks: a 6-point "." or "-" is too small to see
+    marks = [row.columns[0][0], *(column[0] for column in row.columns[1:])]
+    for bubble in marks:
+        canvas.circle(bubble.x, height - bubble.y, radius, stroke=1, fill=0)
+    canvas.setFillGray(MUTED)
+    sign = row.columns[0][0]
+    canvas.rect(sign.x - 2.4, height - sign.y - 0.45, 4.8, 0.9, stroke=0, fill=1)
+    for bubble in marks[1:]:
+        canvas.circle(bubble.x, height - bubble.y, 1.0, stroke=0, fill=1)
+
+
+def _sheet_notes(canvas: Canvas, frame: SheetFrame, numeric: bool) -> None:
     notes = frame.notes
     size, leading = 7.5, 9.6
     top = frame.height - notes.y - size
@@ -852,7 +924,7 @@ def _sheet_notes(canvas: Canvas, frame: SheetFrame) -> None:
     top -= leading + 3
     canvas.setFont(FONT, size)
     canvas.setFillGray(0.25)
-    for note in SHEET_NOTES:
+    for note in (*SHEET_NOTES, SHEET_NUMERIC_NOTE) if numeric else SHEET_NOTES:
         lines = wrap(note, FONT, size, notes.width - 10)
         if top - leading * (len(lines) - 1) < frame.height - notes.bottom:
             return

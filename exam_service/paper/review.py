@@ -33,6 +33,7 @@ from exam_service.paper.schemas import (
     ScanReport,
     ScanSheet,
 )
+from exam_service.paper.sheet import MINUS, POINT
 
 
 class Form(Protocol):
@@ -149,8 +150,24 @@ class ScanState(msgspec.Struct):
     pending: list[PendingSheet]
 
 
+def _grid_reading(answer: AnswerReading) -> str:
+    """The reader's view of a digit grid, e.g. "read - 1 2 ? 5 _ _ _ (digit column 3: two
+    bubbles filled (. and 7))": each column's character, ? where unclear, _ where blank."""
+    shown, start = [], 0
+    for size in (1, *[11] * (len(answer.fills) // 11)):
+        fills = answer.fills[start : start + size]
+        labels = [MINUS] if size == 1 else [POINT, *"0123456789"]
+        start += size
+        marked = [label for label, f in zip(labels, fills, strict=True) if f > FILLED]
+        unclear = any(BLANK <= f <= FILLED for f in fills)
+        shown.append("?" if unclear or len(marked) > 1 else marked[0] if marked else "_")
+    return f"read {' '.join(shown)} ({answer.note or 'unclear'}): type the number you see"
+
+
 def _reading(answer: AnswerReading, question_type: str) -> str:
     """The reader's view of a review answer, e.g. "A empty, B filled, C unclear"."""
+    if question_type == "numeric":
+        return _grid_reading(answer)
     if question_type in ("ordering", "matching"):
         return "writing in the boxes (handwriting is not read): type the letters you see"
     words = [
@@ -182,9 +199,11 @@ def scan_state(
             if shown.status != "review":
                 continue
             kind = questions[shown.number - 1].type
-            marked = "".join(LETTERS[i] for i, f in enumerate(read.fills) if f > FILLED)
-            if kind not in ("single", "multiple") or (kind == "single" and len(marked) > 1):
-                marked = ""  # write-in boxes, or two marks on a one-answer row: no guess
+            marked = ""  # write-in boxes, digit grids, two marks on a one-answer row: no guess
+            if kind in ("single", "multiple"):
+                marked = "".join(LETTERS[i] for i, f in enumerate(read.fills) if f > FILLED)
+                if kind == "single" and len(marked) > 1:
+                    marked = ""
             reviews.append(
                 ReviewAnswer(
                     number=shown.number,
@@ -215,6 +234,7 @@ class ReviewEntry:
     question: PaperQuestion
     chosen: list[str]
     """`single`/`multiple`: the letters chosen; `ordering`: [the letters typed];
+    `numeric`: [the number typed];
     `matching`: the letter chosen for each prompt ("" for none)."""
     answer: str
     """The choice in paper notation ("B", "AC", "CADB", "BAC"; "" unanswered)."""
@@ -270,6 +290,9 @@ def _choice(
         return chosen, "".join(chosen), ""
     if question.type == "ordering":
         text = "" if form is None else "".join(str(form.get(name, "")).split()).upper()
+        return [text], text, ""
+    if question.type == "numeric":
+        text = "" if form is None else str(form.get(name, "")).strip()
         return [text], text, ""
     if form is None:
         return list(review.suggested), review.suggested, ""

@@ -35,6 +35,15 @@ Ordering and matching rows have write-in boxes; handwriting is not read: a row w
 any box is `review` with a PNG crop of the row to type the letters from, an empty row is
 `blank`. Every `review` answer carries its crop.
 
+A numeric question's digit grid (`sheet.numeric_row`) is read column by column: one filled
+bubble gives the column's character (the minus, the point or a digit), an empty column is
+blank. Blank columns before and after the number are allowed; the value is the characters
+in order ("-12.5"), which grading reads like a typed answer (`numeric.read_answer`). It is
+`review`, with a `note` naming the column, for two bubbles in one column, an unclear
+(light, partial or crossed-out) mark, a blank column between characters, two points, a
+minus or a point without digits, or a box written in over an empty column (the candidate
+wrote the digit but did not fill its bubble). The boxes are otherwise not read.
+
 A page without corner marks, or with neither a readable QR code nor a readable candidate
 number, is still returned (with its page number and the reason in `problems`), never
 dropped. Malformed uploads (not an image or PDF, too many pixels or pages) raise ValueError.
@@ -54,7 +63,9 @@ import pypdfium2 as pdfium
 
 from exam_service.paper.sheet import (
     BUBBLE_RADIUS,
+    MINUS,
     PAGE_SIZES,
+    POINT,
     Box,
     Bubble,
     SheetFrame,
@@ -103,7 +114,10 @@ class AnswerReading:
     crop_png: bytes | None = None
     """For `review`: the row as a PNG, for a person to read."""
     fills: tuple[float, ...] = ()
-    """Each bubble's fill (0 empty .. 1 solid), A first; for boxes, each box's ink share."""
+    """Each bubble's fill (0 empty .. 1 solid), A first; for boxes, each box's ink share;
+    for a digit grid, its bubbles' fills column by column (`SheetRow.columns`)."""
+    note: str = ""
+    """For a digit grid sent to `review`: what is unclear, naming the column."""
 
 
 @dataclass(frozen=True)
@@ -487,12 +501,13 @@ class _Sheet:
         fills = _corrected(raw, base)
         answers, start = [], 0
         for row in layout.rows:
-            if row.boxes:
+            if row.boxes and not row.numeric:
                 answers.append(self._boxes(row))
                 continue
             row_fills = fills[start : start + len(row.bubbles)]
             start += len(row.bubbles)
-            answers.append(self._bubbles(row, row_fills))
+            reader = self._grid if row.numeric else self._bubbles
+            answers.append(reader(row, row_fills))
         return answers
 
     def _bubbles(self, row: SheetRow, fills: Floats) -> AnswerReading:
@@ -509,11 +524,69 @@ class _Sheet:
             row.number, marked, confidence, "ok" if marked else "blank", None, rounded
         )
 
+    def _grid(self, row: SheetRow, fills: Floats) -> AnswerReading:
+        """A numeric question's digit grid (see the module docstring)."""
+        rounded = tuple(round(float(f), 3) for f in fills)
+        characters, problems, start = [], [], 0
+        for index, (column, box) in enumerate(zip(row.columns, row.boxes, strict=True)):
+            column_fills = fills[start : start + len(column)]
+            start += len(column)
+            name = column_name(index)
+            marked = [b.label for b, f in zip(column, column_fills, strict=True) if f > FILLED]
+            unclear = any(BLANK <= f <= FILLED for f in column_fills)
+            if len(marked) > 1:
+                problems.append(f"{name}: two bubbles filled ({' and '.join(marked)})")
+            elif unclear:
+                problems.append(f"{name}: a light, partial or crossed-out mark")
+            elif not marked and self.box_ink(box) >= BOX_INK:
+                problems.append(f"{name}: written in the box but no bubble filled")
+            # "?" for an unclear column: not blank, so no gap is reported around it
+            characters.append(marked[0] if len(marked) == 1 else "?" if marked or unclear else "")
+        problems += _grid_problems(characters)
+        if problems:
+            note = "; ".join(problems)
+            return AnswerReading(row.number, "", 0.0, "review", self.crop(row.area), rounded, note)
+        value = "".join(characters).replace(MINUS, "-")
+        if not value:
+            return AnswerReading(row.number, "", 1.0, "blank", None, rounded)
+        margins = [
+            (f - FILLED) / (1 - FILLED) if f > FILLED else (BLANK - f) / BLANK for f in fills
+        ]
+        confidence = round(0.5 + 0.5 * min(1.0, max(0.0, min(margins))), 3)
+        return AnswerReading(row.number, value, confidence, "ok", None, rounded)
+
     def _boxes(self, row: SheetRow) -> AnswerReading:
         inks = tuple(round(self.box_ink(box), 3) for box in row.boxes)
         if max(inks) < BOX_INK:
             return AnswerReading(row.number, "", 1.0, "blank", None, inks)
         return AnswerReading(row.number, "", 0.0, "review", self.crop(row.area), inks)
+
+
+def column_name(index: int) -> str:
+    """A digit grid's column as a reviewer is told of it: the sign column, then digit
+    columns 1, 2, ... from the left."""
+    return "the sign column" if index == 0 else f"digit column {index}"
+
+
+def _grid_problems(characters: Sequence[str]) -> list[str]:
+    """What makes a digit grid's characters (one per column, the sign column first; ""
+    for blank, "?" for unclear) not one number."""
+    sign, digits = characters[0], characters[1:]
+    used = [index for index, character in enumerate(digits, 1) if character]
+    problems = []
+    if used:
+        gaps = [index for index in range(used[0], used[-1]) if not digits[index - 1]]
+        problems += [f"{column_name(index)} is blank between characters" for index in gaps]
+    points = [index for index in used if digits[index - 1] == POINT]
+    if len(points) > 1:
+        listed = " and ".join(map(str, points))
+        problems.append(f"two decimal points (digit columns {listed})")
+    if not any(digits[index - 1] != POINT for index in used):
+        if sign:
+            problems.append("a minus sign but no digits")
+        elif points:
+            problems.append("a decimal point but no digits")
+    return problems
 
 
 def _corrected(raw: Floats, base: float) -> Floats:

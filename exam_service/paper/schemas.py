@@ -78,6 +78,9 @@ class ScanAnswer(Struct):
     """`ok`, `blank` or `review`."""
     crop_png_base64: str | None = None
     """For `review`: the row as scanned, to read the answer from."""
+    note: str | None = None
+    """For a numeric question's digit grid under `review`: what is unclear, naming the
+    column ("digit column 3: two bubbles filled (2 and 7)")."""
 
 
 class ScanSheet(Struct):

@@ -7,7 +7,7 @@ import csv
 import io
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from exam_service.exams.closing import close_attempt
 from exam_service.exams.delivery import AnswerRejected, answer_spec
 from exam_service.exams.pool import objective_parents, question_pool
 from exam_service.exams.start import snapshot
+from exam_service.grading.numeric import number_text, numeric_key
 from exam_service.models import (
     Attempt,
     AttemptItem,
@@ -38,6 +39,7 @@ from exam_service.paper.answers import parse_answer
 from exam_service.paper.document import (
     INSTRUCTIONS,
     PaperExamDocument,
+    PrintedForm,
     SheetCandidate,
 )
 from exam_service.paper.forms import make_forms, printed_form
@@ -50,7 +52,7 @@ from exam_service.paper.schemas import (
     ScanReport,
     ScanSheet,
 )
-from exam_service.paper.sheet import SheetLayout, form_sheet
+from exam_service.paper.sheet import NUMERIC_COLUMNS, SheetLayout, form_sheet, grid_text
 from exam_service.paper.sitting import (
     candidate_number,
     next_number,
@@ -158,26 +160,20 @@ async def _revisions(session: AsyncSession, exam: PaperExam) -> dict[int, Questi
 async def document(session: AsyncSession, exam: PaperExam) -> PaperExamDocument:
     """Everything the booklet, key and answer-sheet printers need, for every form.
 
-    Refused (422) for a paper exam with numeric questions: the answer sheet has no place
-    to write a number yet (a digit grid the scanner reads is to come), so none of its
-    printouts is made; its paper answers are still graded from JSON or CSV."""
+    Numeric questions carry their unit, and their answers go in the answer sheet's digit
+    grid (`paper/sheet.py`); a paper exam whose numeric key the grid cannot hold (more
+    than `NUMERIC_COLUMNS` characters for every number within its accepted range) is
+    refused (422) before anything is printed."""
     revisions = await _revisions(session, exam)
-    first = exam.forms[0]
-    numeric = [
-        number
-        for number, item in enumerate(first.items, 1)
-        if revisions[item["revision_id"]].type == "numeric"
-    ]
-    if numeric:
-        listed = ", ".join(map(str, numeric))
-        raise InvalidInput(
-            f"paper exam {exam.id} has numeric questions ({listed} on form {first.code}), "
-            "which the booklet, key and answer sheet cannot print yet: draw the paper exam "
-            "from a blueprint without numeric questions, or collect these answers another "
-            "way and send them as JSON or CSV to /responses"
-        )
+    _check_grids(exam, revisions)
     forms = [
-        printed_form(form.code, [(i["revision_id"], i["layout"]) for i in form.items], revisions)
+        _with_units(
+            printed_form(
+                form.code, [(i["revision_id"], i["layout"]) for i in form.items], revisions
+            ),
+            revisions,
+            form,
+        )
         for form in exam.forms
     ]
     limit = exam.settings.get("time_limit_seconds")
@@ -189,6 +185,37 @@ async def document(session: AsyncSession, exam: PaperExam) -> PaperExamDocument:
         forms=tuple(forms),
         instructions=INSTRUCTIONS,
     )
+
+
+def _with_units(
+    printed: PrintedForm, revisions: dict[int, QuestionRevision], form: PaperForm
+) -> PrintedForm:
+    """The form with each numeric question's unit, for the booklet and the key."""
+    questions = tuple(
+        replace(question, unit=revisions[item["revision_id"]].content.get("unit"))
+        if question.type == "numeric"
+        else question
+        for question, item in zip(printed.questions, form.items, strict=True)
+    )
+    return replace(printed, questions=questions)
+
+
+def _check_grids(exam: PaperExam, revisions: dict[int, QuestionRevision]) -> None:
+    """InvalidInput naming the numeric questions whose answer the digit grid cannot hold."""
+    for form in exam.forms:
+        for number, item in enumerate(form.items, 1):
+            revision = revisions[item["revision_id"]]
+            if revision.type != "numeric":
+                continue
+            key = numeric_key(revision.content, item["layout"].get("key"))
+            if grid_text(key["value"], key["low"], key["high"]) is None:
+                raise InvalidInput(
+                    f"question {number} of paper exam {exam.id} form {form.code} (question "
+                    f"{revision.question_id}) has the answer {number_text(key['value'])}, which "
+                    f"the answer sheet's digit grid cannot hold (a sign and {NUMERIC_COLUMNS} "
+                    "digits or point, within the accepted range): draw the paper exam from a "
+                    "blueprint without this question, or widen its tolerance"
+                )
 
 
 def key_csv(doc: PaperExamDocument, code: str) -> bytes:
@@ -499,6 +526,7 @@ async def grade_scans(
                 confidence=round(float(a.confidence), 3),
                 status=a.status,
                 crop_png_base64=base64.b64encode(a.crop_png).decode() if a.crop_png else None,
+                note=a.note or None,
             )
             for a in reading.answers
         ]

@@ -6,7 +6,18 @@ growing downwards, as in a scanned image (the renderer flips y for ReportLab). A
 form-independent frame (`sheet_frame`: corner marks, QR code, candidate name and number grid,
 notes) and one row per question below it (`sheet_layout`): a row of bubbles lettered A, B, ...
 for `single` and `multiple` questions, a row of write-in boxes (one per position or prompt)
-for `ordering` and `matching`. Pure: no I/O, no ReportLab, no OpenCV.
+for `ordering` and `matching`, and a digit grid for `numeric`: the grids stand in columns
+of their own at the right of the answer area, and the question's place among the rows holds
+a pointer to its grid.
+
+The digit grid (`numeric_row`): a sign column and `NUMERIC_COLUMNS` character columns, each
+under a write-in box. The sign column has one bubble, the minus sign; every character column
+has a decimal-point bubble on top of the bubbles 0-9, as on the grid-in answers of printed
+tests. The candidate writes the number in the boxes, one character per box, from any box
+(blank boxes before and after it are allowed; a minus sign goes in the sign box), and fills
+the bubble of each character under its box: -12.5 is the minus bubble, then 1, 2, the point
+and 5. A paper exam whose numeric key cannot be written in the grid is refused before
+printing (`grid_text`). Pure: no I/O, no ReportLab, no OpenCV.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from exam_service.paper.document import PaperExamDocument, PaperQuestion
 
@@ -43,6 +55,20 @@ BOX_LABEL_HEIGHT = 8.0
 COLUMN_GAP = 16.0
 MAX_CELLS = 12
 """Most bubbles or boxes one row holds."""
+NUMERIC_COLUMNS = 7
+"""Character columns of a numeric answer's grid (digits or the point), after its sign
+column: 9999999, 123.4567 or -0.00125 fit."""
+POINTER_WIDTH = 60.0
+"""The text of a pointer row, "grid at right"."""
+MINUS, POINT = "\u2212", "."
+"""The labels of the sign column's bubble and of each column's decimal-point bubble."""
+GRID_TOP = 12.0
+"""From the top of a digit grid to its write-in boxes: the question number goes above."""
+GRID_WIDTH = BUBBLE_PITCH * (NUMERIC_COLUMNS + 1)
+GRID_HEIGHT = GRID_TOP + BOX_HEIGHT + 4 + BUBBLE_PITCH * 11
+"""A digit grid: number, boxes, the point (and minus) bubbles, the digits 0-9."""
+GRID_GAP = 12.0
+"""Between two digit grids one above the other."""
 
 QR_PREFIX = "EXAM"
 QR_PATTERN = re.compile(
@@ -88,17 +114,36 @@ class SheetRow:
     number: int
     type: str
     """The question's type: `single` and `multiple` rows have bubbles, `ordering` and
-    `matching` rows have boxes."""
+    `matching` rows have boxes, `numeric` rows both (a digit grid: see `columns`)."""
     label: tuple[float, float]
-    """Where the question number ends (right edge) and its row's vertical centre."""
+    """Where the question number ends (right edge) and its row's vertical centre; for a
+    digit grid, where the number above it starts (left edge)."""
     bubbles: tuple[Bubble, ...]
     boxes: tuple[Box, ...]
     area: Box
     """The whole row, number included: what a person reviewing the row is shown."""
+    columns: tuple[tuple[Bubble, ...], ...] = ()
+    """`numeric`: the grid's columns, left to right, each under its box in `boxes`: the
+    sign column (one bubble, `MINUS`), then `NUMERIC_COLUMNS` columns of `POINT` and 0-9.
+    `bubbles` holds the same bubbles in this order."""
 
     @property
     def single(self) -> bool:
         return self.type == "single"
+
+    @property
+    def numeric(self) -> bool:
+        return self.type == "numeric"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """Where a numeric question's number stands among the rows, pointing to its grid:
+    the number's right edge and the row's vertical centre, as `SheetRow.label`."""
+
+    number: int
+    x: float
+    y: float
 
 
 @dataclass(frozen=True)
@@ -134,6 +179,8 @@ class SheetLayout:
     frame: SheetFrame
     rows: tuple[SheetRow, ...]
     bubble_radius: float = BUBBLE_RADIUS
+    pointers: tuple[Pointer, ...] = ()
+    """A pointer row per numeric question, where its row would be (its grid is aside)."""
 
 
 def page_size(paper: str) -> tuple[float, float]:
@@ -202,34 +249,77 @@ def sheet_layout(paper: str, questions: Sequence[PaperQuestion]) -> SheetLayout:
     """The sheet of a form whose questions are `questions` (in form order).
 
     Rows fill the answer area top to bottom, then the next column to the right; a column is
-    as wide as its widest row. Raises ValueError when a row or the whole form does not fit.
+    as wide as its widest row. Numeric questions' digit grids stand in columns of their own
+    at the right of the area, in question order (`grid_places`); their place in the rows
+    is a pointer row ("4 -> grid 4"), so the other rows are where they would be if it
+    were a one-line row. Raises ValueError when a row or the whole form does not fit.
     """
     frame = sheet_frame(paper)
     area = frame.answers
+    numbers = [question.number for question in questions if question.type == "numeric"]
+    grids = grid_places(numbers, area)
+    right = min((row.area.x for row in grids.values()), default=area.right + COLUMN_GAP)
+    right -= COLUMN_GAP
     rows: list[SheetRow] = []
+    pointers: list[Pointer] = []
     x, y, column_width, in_column = area.x, area.y, 0.0, 0
     for question in questions:
-        cells = cell_count(question)
-        if not 1 <= cells <= MAX_CELLS:
-            raise ValueError(
-                f"question {question.number} has {cells} options or prompts; an answer sheet "
-                f"row holds 1 to {MAX_CELLS}"
-            )
-        boxed = uses_boxes(question.type)
-        row_width = LABEL_WIDTH + (BOX_PITCH if boxed else BUBBLE_PITCH) * cells
-        row_height = BOX_ROW_PITCH if boxed else ROW_PITCH
+        if question.type == "numeric":
+            cells, row_width, row_height = 0, LABEL_WIDTH + POINTER_WIDTH, ROW_PITCH
+        else:
+            cells = cell_count(question)
+            if not 1 <= cells <= MAX_CELLS:
+                raise ValueError(
+                    f"question {question.number} has {cells} options or prompts; an answer "
+                    f"sheet row holds 1 to {MAX_CELLS}"
+                )
+            boxed = uses_boxes(question.type)
+            row_width = LABEL_WIDTH + (BOX_PITCH if boxed else BUBBLE_PITCH) * cells
+            row_height = BOX_ROW_PITCH if boxed else ROW_PITCH
         if y + row_height > area.bottom:
             x, y, column_width, in_column = x + column_width + COLUMN_GAP, area.y, 0.0, 0
-        if x + row_width > area.right:
+        if x + row_width > right:
+            grids_too = f" and {len(grids)} numeric answer grids" if grids else ""
             raise ValueError(
-                f"form has {len(questions)} questions; the answer sheet is full at question "
-                f"{question.number}: use fewer questions or fewer options per paper exam"
+                f"form has {len(questions)} questions{grids_too}; the answer sheet is full at "
+                f"question {question.number}: use fewer questions, fewer options or fewer "
+                "numeric questions per paper exam"
             )
-        rows.append(_row(question.number, question.type, cells, x, y, row_height))
+        if question.type == "numeric":
+            rows.append(grids[question.number])
+            pointers.append(Pointer(question.number, x + LABEL_WIDTH - 5, y + row_height / 2))
+        else:
+            rows.append(_row(question.number, question.type, cells, x, y, row_height))
         column_width = max(column_width, row_width)
         in_column += 1
         y += row_height + (GROUP_GAP if in_column % GROUP == 0 else 0.0)
-    return SheetLayout(frame=frame, rows=tuple(rows))
+    return SheetLayout(frame=frame, rows=tuple(rows), pointers=tuple(pointers))
+
+
+def grid_places(numbers: Sequence[int], area: Box) -> dict[int, SheetRow]:
+    """The digit grids of the numeric questions `numbers`, by number: as many one above
+    the other as the area's height holds, in columns right-aligned in the area, the first
+    question top left. ValueError when they are too many for the width."""
+    if not numbers:
+        return {}
+    per_column = max(1, int((area.height + GRID_GAP) // (GRID_HEIGHT + GRID_GAP)))
+    columns = -(-len(numbers) // per_column)
+    width = columns * GRID_WIDTH + (columns - 1) * COLUMN_GAP
+    if width > area.width:
+        most = per_column * int((area.width + COLUMN_GAP) // (GRID_WIDTH + COLUMN_GAP))
+        raise ValueError(
+            f"form has {len(numbers)} numeric questions; an answer sheet holds at most {most} "
+            "digit grids: use fewer numeric questions per paper exam"
+        )
+    left = area.right - width
+    return {
+        number: numeric_row(
+            number,
+            left + (index // per_column) * (GRID_WIDTH + COLUMN_GAP),
+            area.y + (index % per_column) * (GRID_HEIGHT + GRID_GAP),
+        )
+        for index, number in enumerate(numbers)
+    }
 
 
 def _row(number: int, kind: str, cells: int, x: float, y: float, height: float) -> SheetRow:
@@ -260,6 +350,55 @@ def _row(number: int, kind: str, cells: int, x: float, y: float, height: float) 
         boxes=(),
         area=Box(x, y, LABEL_WIDTH + BUBBLE_PITCH * cells, height),
     )
+
+
+def numeric_row(number: int, x: float, y: float) -> SheetRow:
+    """The digit grid of a numeric question with its top-left corner at (x, y), its
+    number above it: see the module docstring."""
+    box_top = y + GRID_TOP
+    boxes = tuple(
+        Box(x + BUBBLE_PITCH * index + 1, box_top, BUBBLE_PITCH - 2, BOX_HEIGHT)
+        for index in range(NUMERIC_COLUMNS + 1)
+    )
+    top = box_top + BOX_HEIGHT + 4 + BUBBLE_PITCH / 2
+    sign = (Bubble(MINUS, boxes[0].centre[0], top),)
+    labels = (POINT, *"0123456789")
+    digits = tuple(
+        tuple(
+            Bubble(label, box.centre[0], top + BUBBLE_PITCH * index)
+            for index, label in enumerate(labels)
+        )
+        for box in boxes[1:]
+    )
+    columns = (sign, *digits)
+    return SheetRow(
+        number=number,
+        type="numeric",
+        label=(x + 1, y + GRID_TOP / 2),
+        bubbles=tuple(bubble for column in columns for bubble in column),
+        boxes=boxes,
+        area=Box(x, y, GRID_WIDTH, GRID_HEIGHT),
+        columns=columns,
+    )
+
+
+def grid_text(value: Decimal | int | float, low: float, high: float) -> str | None:
+    """How a candidate writes a number in the digit grid: the shortest plain decimal
+    ("-12.5", "0.125", "1200") that is within `low`..`high` (the key's accepted range) and
+    takes at most `NUMERIC_COLUMNS` characters after its sign; None when there is none
+    (the answer is too large or needs too many decimals for the grid)."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    for places in range(NUMERIC_COLUMNS):
+        rounded = round(exact, places)
+        text = f"{rounded:f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text in ("-0", ""):
+            text = "0"
+        digits = text.removeprefix("-")
+        if len(digits) <= NUMERIC_COLUMNS and Decimal(str(low)) <= rounded <= Decimal(str(high)):
+            return text
+    return None
 
 
 def form_sheet(doc: PaperExamDocument, form: str) -> SheetLayout:

@@ -2,7 +2,8 @@
 keys, saves "1,200" and "1.2e3" as 1200 and refuses "twelve" saying what to type, grades
 within the tolerance and the partial band, reviews with the working and the mistake typed,
 checks in practice, reports where the answers fell, prints the score report, and takes
-paper answers as numbers (while the printers refuse numeric questions)."""
+paper answers as numbers (the printouts and scans of numeric questions:
+test_paper_numeric.py)."""
 
 from __future__ import annotations
 
@@ -302,9 +303,7 @@ async def test_item_report_shows_where_numeric_answers_fell(
     assert "3000000 (2, a listed mistake)" in page.text
 
 
-async def test_paper_answers_take_numbers_and_the_printers_refuse_numeric(
-    client: Client, people: dict[str, Person]
-) -> None:
+async def test_paper_answers_take_numbers(client: Client, people: dict[str, Person]) -> None:
     teacher = people["instructor"]
     await numeric_blueprint(client, people["admin"], "numeric-paper")
     made = await client.post(
@@ -314,18 +313,6 @@ async def test_paper_answers_take_numbers_and_the_printers_refuse_numeric(
     )
     assert made.status_code == 201, made.text
     exam_id = made.json()["id"]
-    for printout in ("booklet.pdf", "key.pdf", "answer-sheets.pdf"):
-        refused = await client.get(
-            f"/api/v1/paper-exams/{exam_id}/{printout}",
-            params={"form": "A", "blank": 1},
-            headers=teacher.headers,
-        )
-        assert refused.status_code == 422, printout
-        assert (
-            "has numeric questions (1, 2, 3 on form A), which the booklet, key and answer "
-            in (refused.json()["detail"])
-        )
-        assert "send them as JSON or CSV to /responses" in refused.json()["detail"]
 
     url = f"/api/v1/paper-exams/{exam_id}/responses"
     bad = await client.post(
