@@ -7,8 +7,9 @@ Each format module says in its docstring what the format can and cannot carry.
 
 An import never raises on bad content. A format module reads the file into `Draft`s
 (questions in the vocabulary every format shares: answers with a credit in percent,
-matching pairs, a category and tags) and `Issue`s with a line or an element path; this
-module then settles each draft into a `QuestionSpec` the way the bank loader would:
+matching pairs, numerical answers with an absolute tolerance, a category and tags) and
+`Issue`s with a line or an element path; this module then settles each draft into a
+`QuestionSpec` the way the bank loader would:
 
 - objectives: a user `mapping` (category path, category segment or tag -> objective code)
   first; else a category path whose last segment, or failing that any segment (deepest
@@ -91,6 +92,7 @@ from exam_service.bank.formats.common import (
     NumericAnswer,
     Reading,
     credit_text,
+    moodle_grade,
     shorten,
     slug,
     split_category,
@@ -278,7 +280,10 @@ def _numeric_question(draft: Draft) -> _Numeric:
             elif answer.tolerance <= key.tolerance:
                 notes.append(f"{named} is not kept: its band is not wider than the tolerance")
             else:
-                settled.partial = PartialBand(answer.tolerance, answer.credit / 100)
+                # Moodle writes a third as 33.33333: its grade list has the exact one
+                grade = moodle_grade(answer.credit)
+                credit = float(grade / 100) if grade is not None else answer.credit / 100
+                settled.partial = PartialBand(answer.tolerance, credit)
                 band_width, band_at = numeric.exact(answer.tolerance), n
                 if answer.feedback:
                     notes.append(f"{named}: its feedback is not kept (the partial band has none)")
@@ -772,8 +777,8 @@ def export_bank(
     Every body is UTF-8; the media types name no charset, as the HTTP layer adds
     "; charset=utf-8" to every text/ type (Litestar's Response does). Raises ValueError
     for a format not in `EXPORT_FORMATS`. Questions a format cannot carry (ordering in
-    GIFT and Moodle XML) are left out with a comment in the file; numeric questions go
-    only to YAML for now (a comment in GIFT and Moodle XML; QTI leaves them out).
+    GIFT and Moodle XML) are left out with a comment in the file; what a format changes
+    of a numeric question (a relative tolerance written as absolute) is said in a comment.
     """
     if fmt == "yaml":
         return yaml_export.export(questions).encode(), "application/yaml", "yaml"

@@ -286,10 +286,18 @@ def moodle_shares(count: int) -> tuple[Fraction, ...] | None:
     return best
 
 
+def moodle_grade(percent: float) -> Fraction | None:
+    """The grade of Moodle's list (`MOODLE_GRADES`, or 0) this percentage stands for,
+    within the 0.001 percent its importers allow (33.33333 is 100/3); None if none."""
+    for grade in (*MOODLE_GRADES, Fraction(0)):
+        if abs(abs(percent) - float(grade)) < 0.001:
+            return grade if percent >= 0 else -grade
+    return None
+
+
 def on_moodle_list(percent: float) -> bool:
-    """Whether Moodle's grade list (`MOODLE_GRADES`) holds this percentage, within the
-    0.001 percent its importers allow."""
-    return any(abs(abs(percent) - float(grade)) < 0.001 for grade in (*MOODLE_GRADES, 0))
+    """Whether Moodle's grade list holds this percentage (see `moodle_grade`)."""
+    return moodle_grade(percent) is not None
 
 
 # --- numeric questions ----------------------------------------------------------------------

@@ -17,11 +17,25 @@ A `multiple` question is exported with every answer weighted: `~%50%right` and
 `~%-33.33333%wrong`, the right answers sharing 100% and the wrong ones -100% in grades
 Moodle accepts (`common.multiple_grades`), so that ticking every box scores 0 in Moodle.
 
+Numerical questions `{#...}` are read as Moodle reads them: `{#3:2}` (3, plus or minus 2),
+`{#1..5}` (the midpoint 3, plus or minus half the width), `{#3}` (exactly 3), or several
+`=`-led answers, each with an optional `%weight%` (100 when left out) and `#feedback`:
+`{#=1200:0#Right. =%50%1200:60#Close. =%0%3000000:0#You multiplied.}`; `~#feedback` is
+feedback for any other value. `interchange._numeric_question` settles them into the bank's
+numeric question (the right answer, the partial band, the known mistakes; what has no
+place is named in a warning). Numeric questions are exported the same way, in the order
+Moodle tries answers: `=value:tolerance#rationale`, the partial band
+`=%credit%value:band`, each known mistake `=%0%value:tolerance#rationale`. A relative
+tolerance ("2%") is written as its absolute width around the answer, with a comment. GIFT
+has no units: the unit is written in a comment, `// [unit:iterations]`, which Moodle
+ignores and this reader takes back.
+
 GIFT cannot carry: difficulty (imports are "medium"), source, cases (exports print the
 case's title and scenario before the stem), option and choice ids, feedback on matching
-pairs (so matching rationales are lost) and ordering questions (left out of exports with a
-comment). A matching prompt cannot contain "->". Essay `{}`, numerical `{#...}`, short
-answer `{=a =b}` and description (no answer block) questions are reported as skipped.
+pairs (so matching rationales are lost), relative tolerances (written as absolute) and
+ordering questions (left out of exports with a comment). A matching prompt cannot contain
+"->". Essay `{}`, short answer `{=a =b}` and description (no answer block) questions are
+reported as skipped.
 """
 
 from __future__ import annotations

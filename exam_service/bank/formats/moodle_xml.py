@@ -21,13 +21,24 @@ share 100% and the wrong ones -100%, each a grade from Moodle's fixed list
 the list makes Moodle refuse the question on import; one of 0 for a wrong answer would
 give full marks for ticking them all.
 
+Numerical questions (`type="numerical"`): each `<answer>` is a number (or `*`, any other
+value) with its `fraction`, an absolute `<tolerance>` and `<feedback>`;
+`interchange._numeric_question` settles them into the bank's numeric question (the right
+answer, the partial band, the known mistakes; what has no place is named in a warning).
+Of `<units>`, the unit of multiplier 1 is the question's; others are named as dropped, and
+so is unit grading (here typing the unit is always optional). Exports write the answer
+(fraction 100, the rationale as feedback), the partial band, each known mistake (fraction
+0, its rationale as feedback), in the order Moodle tries them, and the unit with
+`unitgradingtype` 0; a relative tolerance ("2%") is written as its absolute width around
+the answer, with a comment.
+
 Moodle XML cannot carry: difficulty (imports are "medium"), source, cases (exports print
 the case's title and scenario before the stem), option and choice ids, feedback on
-matching pairs (matching rationales are lost), pictures and other media (<img> and the
-like in HTML, `<file>` attachments and the old `<image>`: dropped, each named in a
-warning) and ordering questions (left out of exports, with a comment). Every other
-question type (essay, shortanswer, numerical, cloze/multianswer, description, calculated,
-drag and drop, random...) is reported as skipped.
+matching pairs (matching rationales are lost), relative tolerances (written as absolute),
+pictures and other media (<img> and the like in HTML, `<file>` attachments and the old
+`<image>`: dropped, each named in a warning) and ordering questions (left out of exports,
+with a comment). Every other question type (essay, shortanswer, cloze/multianswer,
+description, calculated, drag and drop, random...) is reported as skipped.
 """
 
 from __future__ import annotations
