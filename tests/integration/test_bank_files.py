@@ -1,10 +1,12 @@
-"""Quiz files over the API on both databases: upload GIFT, Moodle XML and YAML; export."""
+"""Quiz files over the API on both databases: upload GIFT, Moodle XML and YAML; export;
+numeric questions in and out of GIFT, Moodle XML and QTI."""
 
 from __future__ import annotations
 
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -174,3 +176,133 @@ async def test_a_moodle_export_read_back_into_its_bank_replaces_nothing_unasked(
         "bank.xml [regularization-pick-two]: 'regularization-pick-two' (other content)"
         in (problem["errors"])
     )
+
+
+# --- numeric questions ----------------------------------------------------------------------
+
+NUMERIC_YAML = """\
+questions:
+  - id: iterations-per-epoch
+    type: numeric
+    objectives: [D2.2.5]
+    difficulty: easy
+    source: "Worked Examples: iterations per epoch"
+    stem: A training set has 60,000 samples and the batch size is 50. Iterations per epoch?
+    answer: 1200
+    tolerance: 2%
+    unit: iterations
+    partial: {tolerance: 5%, credit: 0.5}
+    rationale: 60,000 samples / 50 samples per batch = 1,200 iterations.
+    mistakes:
+      - {value: 3000000, rationale: That multiplies the samples by the batch size; divide.}
+    explanation: One epoch passes every sample once, and each iteration takes one batch.
+"""
+NUMERIC_DETAIL = {  # as GIFT and Moodle XML carry it: the tolerances absolute
+    "tolerance": 24,
+    "unit": "iterations",
+    "partial": {"tolerance": 60, "credit": 0.5},
+    "rationale": "60,000 samples / 50 samples per batch = 1,200 iterations.",
+    "mistakes": [
+        {"value": 3000000, "rationale": "That multiplies the samples by the batch size; divide."}
+    ],
+}
+
+
+async def current(client: Client, who: Person, qid: str) -> Any:
+    """The current revision of a bank question, with its key."""
+    response = await client.get(f"/api/v1/questions/{qid}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["current"]
+
+
+async def send(client: Client, who: Person, name: str, body: bytes, **params: str) -> Any:
+    return await client.post(
+        "/api/v1/bank/imports", files={"file": (name, body)}, params=params, headers=who.headers
+    )
+
+
+async def test_numerical_uploads_become_numeric_questions(
+    client: Client, people: dict[str, Person]
+) -> None:
+    teacher = people["instructor"]
+    gift = await upload(client, teacher, "numerical.gift")
+    assert gift.status_code == 200, gift.text  # type: ignore[attr-defined]
+    report = gift.json()  # type: ignore[attr-defined]
+    assert (report["format"], report["created"], report["skipped"]) == ("gift", 7, [])
+    assert (
+        "numerical.gift line 27 [crowded]: answer 4 (100 \u00b1 10, 25%) is not kept: the bank "
+        "has one partial-credit band"
+    ) in report["warnings"]
+    question = await current(client, teacher, "iterations")
+    assert (question["type"], question["key"], question["objectives"]) == (
+        "numeric",
+        1200,
+        ["D2.2.5"],
+    )
+    assert question["numeric"] == {
+        "tolerance": 0,
+        "unit": "iterations",
+        "partial": {"tolerance": 60, "credit": 0.5},
+        "rationale": "60,000 / 50 = 1,200.",
+        "mistakes": [
+            {"value": 3000000, "rationale": "That multiplies the samples by the batch size."}
+        ],
+    }
+
+    # Moodle XML's "Iterations" has the same id and other content: replaced only when asked
+    refused = await upload(client, teacher, "numerical.xml")
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    moodle = await upload(client, teacher, "numerical.xml", overwrite="true")
+    assert moodle.status_code == 200, moodle.text  # type: ignore[attr-defined]
+    assert (moodle.json()["created"], moodle.json()["updated"]) == (1, 1)  # type: ignore[attr-defined]
+    question = await current(client, teacher, "iterations")
+    assert question["revision"] == 2 and question["numeric"]["tolerance"] == 24
+    batch = await current(client, teacher, "global-batch")
+    assert (batch["key"], batch["numeric"]["mistakes"]) == (
+        256,
+        [{"value": 32, "rationale": "One GPU's batch."}],
+    )
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("gift", "bank.gift"), ("moodle-xml", "bank.xml")])
+async def test_numeric_questions_export_and_import_back(
+    client: Client, people: dict[str, Person], fmt: str, name: str
+) -> None:
+    teacher = people["instructor"]
+    created = await send(client, teacher, "numeric.yaml", NUMERIC_YAML.encode())
+    assert created.status_code == 200 and created.json()["created"] == 1, created.text
+    exported = await client.get(
+        "/api/v1/bank/export", params={"format": fmt}, headers=teacher.headers
+    )
+    assert exported.status_code == 200
+    assert "left out, numeric" not in exported.text
+    assert "the tolerance 2% is written as the absolute 24 (2% of 1200)" in exported.text
+    # Read back, the file replaces the bank's questions (it carries no difficulty or source)
+    back = await send(client, teacher, name, exported.content, overwrite="true")
+    assert back.status_code == 200, back.text
+    assert back.json()["errors"] == [] and back.json()["skipped"] == []
+    question = await current(client, teacher, "iterations-per-epoch")
+    assert question["revision"] == 2 and question["source"].startswith(f"imported from {name}")
+    assert (question["type"], question["key"]) == ("numeric", 1200)
+    assert question["numeric"] == NUMERIC_DETAIL
+    assert question["explanation"] == (
+        "One epoch passes every sample once, and each iteration takes one batch."
+    )
+
+
+async def test_qti_export_carries_numeric_items(client: Client, people: dict[str, Person]) -> None:
+    teacher = people["instructor"]
+    created = await send(client, teacher, "numeric.yaml", NUMERIC_YAML.encode())
+    assert created.status_code == 200, created.text
+    response = await client.get(
+        "/api/v1/bank/export", params={"format": "qti"}, headers=teacher.headers
+    )
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert len(archive.namelist()) == 2 + 8  # manifest, test, the 7 fixture items and this one
+    item = archive.read("items/iterations-per-epoch.xml").decode()
+    assert 'cardinality="single" base-type="float"' in item
+    assert "<qti-text-entry-interaction" in item
+    assert '<qti-equal tolerance-mode="relative" tolerance="2"' in item
+    assert "items/iterations-per-epoch.xml" in archive.read("imsmanifest.xml").decode()
+    assert "iterations-per-epoch" in archive.read("assessment-test.xml").decode()
