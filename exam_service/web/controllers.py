@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -22,6 +23,7 @@ from exam_service.auth import service as auth_service
 from exam_service.auth.security import AUTH_COOKIE, PUBLIC, SIGNED_IN, STAFF, Auth, Me
 from exam_service.bank import service as bank_service
 from exam_service.bank.schemas import question_view
+from exam_service.db import MAX_ID
 from exam_service.errors import (
     Busy,
     ExamServiceError,
@@ -365,8 +367,17 @@ class StaffPages(Controller):
         db: DbSession,
         me: Me,
         blueprint_id: FromQuery[str] = "",
-        cohort_id: QueryId = None,
+        # the form's "All my cohorts" sends an empty value
+        cohort: Annotated[str, QueryParameter(name="cohort_id", max_length=20)] = "",
     ) -> Template:
+        cohort_id = None
+        if cohort:
+            if not cohort.isdigit() or not 1 <= int(cohort) <= MAX_ID:
+                raise ValidationException(
+                    f"cohort_id must be a cohort's id (1 to {MAX_ID}), or empty for all your"
+                    f" cohorts; {cohort!r} is neither"
+                )
+            cohort_id = int(cohort)
         blueprints = await list_blueprints(db)
         cohorts = await auth_service.list_cohorts(db, me)
         report = None

@@ -75,9 +75,32 @@ class Server:
         page.wait_for_url(f"{self.url}/")
 
 
-def every_type_bank(target: Path) -> Path:
+NUMERIC_QUESTION = """\
+questions:
+  - id: iterations-per-epoch
+    type: numeric
+    objectives: [D2.2.1]
+    difficulty: easy
+    source: "Worked Examples: iterations per epoch"
+    stem: >
+      A training set has 60,000 samples and the batch size is 50. How many iterations make
+      one epoch?
+    answer: 1200
+    tolerance: 2%
+    unit: iterations
+    rationale: 60,000 samples / 50 samples per batch = 1,200 iterations.
+    mistakes:
+      - {value: 3000000, rationale: That multiplies the samples by the batch size; divide them.}
+    explanation: One epoch passes every sample once, and each iteration takes one batch.
+"""
+"""A numeric question on an objective the fixture bank leaves empty (D2.2.1)."""
+
+
+def every_type_bank(target: Path, numeric: bool = False) -> Path:
     """A copy of the fixture bank whose starter mock draws all seven questions, so every
-    question type (single, multiple, ordering, matching) and the case appear."""
+    question type (single, multiple, ordering, matching) and the case appear; with
+    `numeric`, an eighth, numeric question too (left out by default: paper printouts refuse
+    numeric questions until their digit grid lands)."""
     shutil.copytree(FIXTURE_BANK, target)
     path = target / "blueprints" / "starter.yaml"
     blueprint = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -92,6 +115,10 @@ def every_type_bank(target: Path) -> Path:
         "D2.2.4": 1,
         "D2.3.1": 1,
     }
+    if numeric:
+        (target / "questions" / "numeric.yaml").write_text(NUMERIC_QUESTION, encoding="utf-8")
+        blueprint["question_count"] = 8
+        blueprint["objective_counts"]["D2.2.1"] = 1
     path.write_text(yaml.safe_dump(blueprint, sort_keys=False), encoding="utf-8")
     return target
 

@@ -44,6 +44,8 @@ def question_type(page: Page) -> str:
         return "multiple"
     if question.locator("ol.ordering").count():
         return "ordering"
+    if question.locator(".numeric input").count():
+        return "numeric"
     return "matching"
 
 
@@ -75,6 +77,13 @@ def answer(page: Page, kind: str) -> Any:
         after = question.locator(".order-row .letter").all_inner_texts()
         assert after[2] == before[0]
         return after
+    if kind == "numeric":
+        box = question.get_by_label("Your answer")
+        box.focus()
+        page.keyboard.type("1,200")
+        page.keyboard.press("Tab")  # leaving the box saves what was typed
+        expect(question.locator(".numeric p")).to_have_text(re.compile(r"^Saved as 1200\b"))
+        return "1200"
     selects = question.locator("select")
     chosen = []
     for index in range(selects.count()):
@@ -93,6 +102,8 @@ def shown_answer(page: Page, kind: str) -> Any:
         return [checked.nth(i).get_attribute("value") for i in range(checked.count())]
     if kind == "ordering":
         return question.locator(".order-row .letter").all_inner_texts()
+    if kind == "numeric":
+        return question.get_by_label("Your answer").input_value()
     selects = question.locator("select")
     return [selects.nth(i).input_value() for i in range(selects.count())]
 
@@ -107,10 +118,10 @@ def submit_from_review(page: Page) -> None:
 
 
 def test_take_the_starter_mock(serve: Any, page: Page, tmp_path: Path) -> None:
-    server: Server = serve(every_type_bank(tmp_path / "bank"))
+    server: Server = serve(every_type_bank(tmp_path / "bank", numeric=True))
     server.sign_in(page)
     start(page, "Starter mock exam")
-    total = 7
+    total = 8
     answers: dict[int, tuple[str, Any]] = {}
     skipped = None
     for position in range(1, total + 1):
@@ -121,7 +132,8 @@ def test_take_the_starter_mock(serve: Any, page: Page, tmp_path: Path) -> None:
             continue
         answers[position] = (kind, answer(page, kind))
         wait_saved(page)
-    assert {kind for kind, _ in answers.values()} == {"single", "multiple", "ordering", "matching"}
+    kinds = {kind for kind, _ in answers.values()}
+    assert kinds == {"single", "multiple", "ordering", "matching", "numeric"}
     assert skipped is not None
 
     flagged = next(iter(answers))
