@@ -54,6 +54,7 @@ from exam_service.paper.document import (
 )
 from exam_service.paper.sheet import (
     BUBBLE_PITCH,
+    GRID_PITCH,
     NUMBER_DIGITS,
     NUMERIC_COLUMNS,
     SheetFrame,
@@ -889,9 +890,9 @@ def _grid(canvas: Canvas, row: SheetRow, radius: float, height: float) -> None:
     canvas.setFillGray(0.95)
     first, last = row.columns[1][0], row.columns[-1][-1]
     canvas.roundRect(
-        first.x - BUBBLE_PITCH / 2 + 0.5,
+        first.x - GRID_PITCH / 2 + 0.5,
         height - last.y - BUBBLE_PITCH / 2,
-        BUBBLE_PITCH * NUMERIC_COLUMNS - 1,
+        GRID_PITCH * NUMERIC_COLUMNS - 1,
         last.y - first.y + BUBBLE_PITCH,
         3,
         stroke=0,

@@ -39,6 +39,7 @@ from exam_service.paper.answers import parse_answer
 from exam_service.paper.document import (
     INSTRUCTIONS,
     PaperExamDocument,
+    PaperQuestion,
     PrintedForm,
     SheetCandidate,
 )
@@ -52,7 +53,13 @@ from exam_service.paper.schemas import (
     ScanReport,
     ScanSheet,
 )
-from exam_service.paper.sheet import NUMERIC_COLUMNS, SheetLayout, form_sheet, grid_text
+from exam_service.paper.sheet import (
+    NUMERIC_COLUMNS,
+    SheetLayout,
+    form_sheet,
+    grid_text,
+    sheet_layout,
+)
 from exam_service.paper.sitting import (
     candidate_number,
     next_number,
@@ -77,7 +84,10 @@ async def create_paper_exam(
     sitting_id: int | None = None,
 ) -> PaperExam:
     """Draw one question set to the blueprint (a sitting's, with `sitting_id`: see
-    `paper/sitting.py`) and lay it out in `forms` forms."""
+    `paper/sitting.py`) and lay it out in `forms` forms. Without a `seed`, up to `DRAWS`
+    random draws are tried until every form's answers fit one answer sheet (numeric
+    questions' digit grids take room: `sheet_problem`); if none does, the first is kept
+    and the answer-sheet printout says what does not fit, as it does for a given seed."""
     if sitting_id is not None:
         blueprint_id = (await sitting_for_paper(session, me, sitting_id, blueprint_id)).blueprint_id
     if blueprint_id is None:
@@ -85,15 +95,24 @@ async def create_paper_exam(
             "send blueprint_id, or sitting_id for a paper exam sat in a sitting (its blueprint)"
         )
     blueprint = await get_blueprint(session, blueprint_id)
-    seed = secrets.randbits(62) if seed is None else seed
     pool = await question_pool(session)
-    try:
-        chosen = assembly.assemble(
-            exam_spec(blueprint), pool, await objective_parents(session), seed
-        )
-    except assembly.ShortOfQuestions as exc:
-        raise InvalidInput(str(exc)) from None
-    laid_out = make_forms(chosen, pool, forms, seed, blueprint.shuffle_options)
+    parents = await objective_parents(session)
+    tries = 1 if seed is not None else DRAWS
+    fitting = None
+    for _ in range(tries):
+        seed = secrets.randbits(62) if tries > 1 else seed
+        assert seed is not None
+        try:
+            chosen = assembly.assemble(exam_spec(blueprint), pool, parents, seed)
+        except assembly.ShortOfQuestions as exc:
+            raise InvalidInput(str(exc)) from None
+        laid_out = make_forms(chosen, pool, forms, seed, blueprint.shuffle_options)
+        fitting = fitting or (seed, laid_out)
+        if sheet_problem(laid_out, pool, paper) is None:
+            fitting = (seed, laid_out)
+            break
+    assert fitting is not None
+    seed, laid_out = fitting
     exam = PaperExam(
         blueprint_id=blueprint.id,
         title=title.strip(),
@@ -121,6 +140,34 @@ async def create_paper_exam(
     session.add(exam)
     await session.commit()
     return await visible_paper_exam(session, me, exam.id)
+
+
+DRAWS = 20
+"""Draws tried for a paper exam without a seed until one fits the answer sheet."""
+
+
+def sheet_problem(
+    laid_out: dict[str, list[assembly.DrawnItem]], pool: Sequence[assembly.PoolQuestion], paper: str
+) -> str | None:
+    """Why a form's questions do not fit one answer sheet on `paper` (too many rows, or
+    numeric questions' digit grids), or None when every form fits."""
+    kinds = {question.question_id: question.type for question in pool}
+    for items in laid_out.values():
+        questions = [
+            PaperQuestion(
+                number=number,
+                type=kinds[item.question_id],
+                stem="",
+                options=("",) * len(item.option_order),
+                prompts=("",) * len(item.prompt_order),
+            )
+            for number, item in enumerate(items, 1)
+        ]
+        try:
+            sheet_layout(paper, questions)
+        except ValueError as exc:
+            return str(exc)
+    return None
 
 
 async def visible_paper_exam(session: AsyncSession, me: CurrentUser, exam_id: int) -> PaperExam:

@@ -64,11 +64,15 @@ MINUS, POINT = "\u2212", "."
 """The labels of the sign column's bubble and of each column's decimal-point bubble."""
 GRID_TOP = 12.0
 """From the top of a digit grid to its write-in boxes: the question number goes above."""
-GRID_WIDTH = BUBBLE_PITCH * (NUMERIC_COLUMNS + 1)
+GRID_PITCH = 14.0
+"""From one column of a digit grid to the next (rows are `BUBBLE_PITCH` apart)."""
+GRID_WIDTH = GRID_PITCH * (NUMERIC_COLUMNS + 1)
 GRID_HEIGHT = GRID_TOP + BOX_HEIGHT + 4 + BUBBLE_PITCH * 11
 """A digit grid: number, boxes, the point (and minus) bubbles, the digits 0-9."""
 GRID_GAP = 12.0
 """Between two digit grids one above the other."""
+GRID_COLUMN_GAP = 10.0
+"""Between two columns of digit grids, and between the rows and the grids."""
 
 QR_PREFIX = "EXAM"
 QR_PATTERN = re.compile(
@@ -251,20 +255,38 @@ def sheet_layout(paper: str, questions: Sequence[PaperQuestion]) -> SheetLayout:
     Rows fill the answer area top to bottom, then the next column to the right; a column is
     as wide as its widest row. Numeric questions' digit grids stand in columns of their own
     at the right of the area, in question order (`grid_places`); their place in the rows
-    is a pointer row ("4 -> grid 4"), so the other rows are where they would be if it
-    were a one-line row. Raises ValueError when a row or the whole form does not fit.
+    holds a pointer row ("4 grid at right"), so the other rows are where they would be if
+    it were a one-line row, unless the rows only fit without the pointers. Raises
+    ValueError when a row or the whole form does not fit.
     """
     frame = sheet_frame(paper)
-    area = frame.answers
     numbers = [question.number for question in questions if question.type == "numeric"]
-    grids = grid_places(numbers, area)
-    right = min((row.area.x for row in grids.values()), default=area.right + COLUMN_GAP)
-    right -= COLUMN_GAP
+    grids = grid_places(numbers, frame.answers)
+    try:
+        return _flow(frame, questions, grids, pointers=True)
+    except ValueError:
+        if not grids:
+            raise
+        return _flow(frame, questions, grids, pointers=False)
+
+
+def _flow(
+    frame: SheetFrame,
+    questions: Sequence[PaperQuestion],
+    grids: dict[int, SheetRow],
+    *,
+    pointers: bool,
+) -> SheetLayout:
+    area = frame.answers
+    right = min((row.area.x - GRID_COLUMN_GAP for row in grids.values()), default=area.right)
     rows: list[SheetRow] = []
-    pointers: list[Pointer] = []
+    pointed: list[Pointer] = []
     x, y, column_width, in_column = area.x, area.y, 0.0, 0
     for question in questions:
         if question.type == "numeric":
+            rows.append(grids[question.number])
+            if not pointers:
+                continue
             cells, row_width, row_height = 0, LABEL_WIDTH + POINTER_WIDTH, ROW_PITCH
         else:
             cells = cell_count(question)
@@ -286,14 +308,13 @@ def sheet_layout(paper: str, questions: Sequence[PaperQuestion]) -> SheetLayout:
                 "numeric questions per paper exam"
             )
         if question.type == "numeric":
-            rows.append(grids[question.number])
-            pointers.append(Pointer(question.number, x + LABEL_WIDTH - 5, y + row_height / 2))
+            pointed.append(Pointer(question.number, x + LABEL_WIDTH - 5, y + row_height / 2))
         else:
             rows.append(_row(question.number, question.type, cells, x, y, row_height))
         column_width = max(column_width, row_width)
         in_column += 1
         y += row_height + (GROUP_GAP if in_column % GROUP == 0 else 0.0)
-    return SheetLayout(frame=frame, rows=tuple(rows), pointers=tuple(pointers))
+    return SheetLayout(frame=frame, rows=tuple(rows), pointers=tuple(pointed))
 
 
 def grid_places(numbers: Sequence[int], area: Box) -> dict[int, SheetRow]:
@@ -304,9 +325,9 @@ def grid_places(numbers: Sequence[int], area: Box) -> dict[int, SheetRow]:
         return {}
     per_column = max(1, int((area.height + GRID_GAP) // (GRID_HEIGHT + GRID_GAP)))
     columns = -(-len(numbers) // per_column)
-    width = columns * GRID_WIDTH + (columns - 1) * COLUMN_GAP
+    width = columns * GRID_WIDTH + (columns - 1) * GRID_COLUMN_GAP
     if width > area.width:
-        most = per_column * int((area.width + COLUMN_GAP) // (GRID_WIDTH + COLUMN_GAP))
+        most = per_column * int((area.width + GRID_COLUMN_GAP) // (GRID_WIDTH + GRID_COLUMN_GAP))
         raise ValueError(
             f"form has {len(numbers)} numeric questions; an answer sheet holds at most {most} "
             "digit grids: use fewer numeric questions per paper exam"
@@ -315,7 +336,7 @@ def grid_places(numbers: Sequence[int], area: Box) -> dict[int, SheetRow]:
     return {
         number: numeric_row(
             number,
-            left + (index // per_column) * (GRID_WIDTH + COLUMN_GAP),
+            left + (index // per_column) * (GRID_WIDTH + GRID_COLUMN_GAP),
             area.y + (index % per_column) * (GRID_HEIGHT + GRID_GAP),
         )
         for index, number in enumerate(numbers)
@@ -357,7 +378,7 @@ def numeric_row(number: int, x: float, y: float) -> SheetRow:
     number above it: see the module docstring."""
     box_top = y + GRID_TOP
     boxes = tuple(
-        Box(x + BUBBLE_PITCH * index + 1, box_top, BUBBLE_PITCH - 2, BOX_HEIGHT)
+        Box(x + GRID_PITCH * index + 1, box_top, GRID_PITCH - 2, BOX_HEIGHT)
         for index in range(NUMERIC_COLUMNS + 1)
     )
     top = box_top + BOX_HEIGHT + 4 + BUBBLE_PITCH / 2

@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 
+from exam_service.bank.loader import load_bank
 from exam_service.db import create_engine, session_factory
 from exam_service.models import PaperExam
 from exam_service.paper import service as paper_service
@@ -256,3 +257,32 @@ async def test_a_key_the_grid_cannot_hold_is_refused_before_printing(
         detail = refused.json()["detail"]
         assert "(question tokens-seen) has the answer 335544320000, which the answer " in detail
         assert "draw the paper exam from a blueprint without this question" in detail
+
+
+async def test_paper_exams_from_the_default_bank_print(
+    client: Client, people: dict[str, Person], db_url: str
+) -> None:
+    """The default bank's mock and practice set on paper, numeric questions and all: every
+    draw made without a seed is one whose answers fit the sheet, on A4 and on Letter."""
+    await import_folder(db_url, Path(__file__).parents[2] / "question_bank")
+    teacher = people["instructor"]
+    numeric = 0
+    for blueprint, paper in [("seed-mock", "a4"), ("seed-mock", "letter")] * 3 + [
+        ("seed-practice", "letter")
+    ]:
+        made = await client.post(
+            "/api/v1/paper-exams",
+            json={"blueprint_id": blueprint, "title": "Mock", "forms": 2, "paper": paper},
+            headers=teacher.headers,
+        )
+        assert made.status_code == 201, made.text
+        for form in ("A", "B"):
+            for printout in ("booklet.pdf", "key.pdf", "answer-sheets.pdf"):
+                await get(client, teacher, made.json()["id"], printout, form=form, blank=1)
+        key = await get(client, teacher, made.json()["id"], "key.pdf", form="A", format="csv")
+        numeric += sum(
+            1 for row in csv.DictReader(io.StringIO(key.text)) if row["type"] == "numeric"
+        )
+    bank = load_bank(Path(__file__).parents[2] / "question_bank")
+    if sum(1 for question in bank.questions if question.type == "numeric") >= 10:
+        assert numeric > 0  # the bank's numeric questions were drawn, and printed

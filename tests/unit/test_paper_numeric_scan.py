@@ -142,7 +142,7 @@ def test_too_many_numeric_questions_for_one_sheet_are_refused_saying_what_to_do(
     many = [
         PaperQuestion(number=n, type="numeric", stem="x", question_key=str(n)) for n in range(1, 13)
     ]
-    with pytest.raises(ValueError, match="holds at most 6 digit grids: use fewer numeric"):
+    with pytest.raises(ValueError, match="holds at most 8 digit grids: use fewer numeric"):
         sheet_layout("letter", many)
     crowded = [*many[:6], *(question(n) for n in range(7, 66))]
     with pytest.raises(ValueError, match="fewer options or fewer numeric questions"):
@@ -316,3 +316,20 @@ def test_a_review_reading_of_a_grid_without_a_note_still_reads() -> None:
     sheet = ScanSheet(1, "review", 1, "A", "1", "ana", [ScanAnswer(1, "", 0.0, "review")], [])
     state = scan_state(ScanReport([sheet], 0, 1, 0), [SheetReading(1, 1, "A", "1", [answer])], doc)
     assert state.pending[0].reviews[0].reading.startswith("read _ _ _ _ _ _ _ _ (unclear)")
+
+
+def test_rows_leave_out_the_pointers_to_the_grids_only_when_they_would_not_fit() -> None:
+    def exam(numeric: set[int]) -> list[PaperQuestion]:
+        return [
+            PaperQuestion(number=n, type="numeric", stem="s", question_key=str(n))
+            if n in numeric
+            else question(n)
+            for n in range(1, 31)
+        ]
+
+    three = sheet_layout("a4", exam({2, 7, 12}))
+    assert [p.number for p in three.pointers] == [2, 7, 12]
+    six = sheet_layout("a4", exam({2, 7, 12, 17, 22, 27}))  # one column of rows is left
+    assert six.pointers == ()
+    assert [r.number for r in six.rows if r.numeric] == [2, 7, 12, 17, 22, 27]
+    assert [r.number for r in six.rows] == list(range(1, 31))
