@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -63,9 +64,13 @@ async def test_the_adaptive_practice_serves_from_the_default_bank(
     assert attempt["adaptive"]["max_items"] == 30 and len(attempt["items"]) == 1
     url = f"/api/v1/attempts/{attempt['id']}"
     first = attempt["items"][0]
-    answer = {"1": "A"} if first["type"] == "matching" else [o["id"] for o in first["options"]]
+    answer: Any = [o["id"] for o in first["options"]]
     if first["type"] in ("single", "multiple"):
         answer = answer[: first["choose"] or 1]
+    elif first["type"] == "matching":
+        answer = {"1": "A"}
+    elif first["type"] == "numeric":
+        answer = "1"
     saved = await client.put(f"{url}/responses/1", json={"answer": answer}, headers=who)
     assert saved.status_code == 200, saved.text
     following = await client.post(f"{url}/next", headers=who)
