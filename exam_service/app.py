@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from exam_service import __version__
 from exam_service.auth.controllers import (
@@ -49,6 +50,7 @@ from exam_service.exams.controllers import (
     BlueprintController,
     SittingController,
 )
+from exam_service.exams.warmup import warm_pool
 from exam_service.headers import security_headers
 from exam_service.heavy import HeavyWork
 from exam_service.metrics import POOLS
@@ -96,6 +98,23 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+WARM_UP_SECONDS = 30
+
+
+async def warm_question_pool(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Read and index the question pool before serving (`exams/warmup.py`), so the first
+    start does not wait for it; a failure or a slow database only leaves it to that start."""
+    try:
+        async with sessions() as session:
+            await asyncio.wait_for(warm_pool(session), WARM_UP_SECONDS)
+    except Exception as exc:
+        logging.getLogger(__name__).warning(
+            "the question pool was not read at start-up (%s: %s); the first start reads it",
+            type(exc).__name__,
+            exc,
+        )
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the app for `settings`; the engine is made at startup and disposed at shutdown."""
     check_secret(settings)
@@ -117,6 +136,7 @@ def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         POOLS.sources.append(pool_readings)
+        await warm_question_pool(sessions)
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(

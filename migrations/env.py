@@ -9,6 +9,7 @@ from sqlalchemy.pool import NullPool
 
 from exam_service import models  # noqa: F401  (registers every table on Base.metadata)
 from exam_service.db import Base
+from exam_service.migrate import modelled
 from exam_service.settings import Settings
 
 config = context.config
@@ -26,6 +27,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=modelled,  # the question search's FTS5 table and trigram indexes
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -316,6 +316,24 @@ class QuestionFilter:
     status: str = "active"
 
 
+SQLITE_SEARCH = table("question_search", column("rowid"), column("question_search"))
+"""The FTS5 trigram index of the revisions' stems and ids (migration 5e1f0c9a2b7d)."""
+
+
+def _trigram_phrase(text: str) -> bool:
+    """Whether the trigram index finds every revision `LIKE '%text%'` finds: text of three
+    characters or more (shorter text has no trigram), without LIKE's wildcards."""
+    return len(text) >= 3 and "%" not in text and "_" not in text
+
+
+def _sqlite_search(text: str) -> Select[Any]:
+    """Revision ids whose stem or question id contains `text`, ignoring case, from the FTS5
+    trigram index: a superset of the LIKE's matches (it also folds non-ASCII case), so the
+    LIKE still decides, but over a few rows instead of all."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    return select(SQLITE_SEARCH.c.rowid).where(SQLITE_SEARCH.c.question_search.op("MATCH")(phrase))
+
+
 async def list_questions(
     session: AsyncSession, where: QuestionFilter, limit: int, offset: int
 ) -> tuple[Sequence[QuestionRevision], int]:
@@ -345,6 +363,8 @@ async def list_questions(
                 func.lower(QuestionRevision.question_id).like(pattern),
             )
         )
+        if session.get_bind().dialect.name == "sqlite" and _trigram_phrase(where.text):
+            query = query.where(QuestionRevision.id.in_(_sqlite_search(where.text)))
     if where.objective:
         ids = await subtree_ids(session, where.objective)
         tagged = select(RevisionObjective.revision_id).where(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from exam_service.exams import draw_order
+
 # The target code used when the blueprint sets no objective shares: the whole pool is one target.
 WHOLE_POOL = "*"
 
@@ -194,14 +196,20 @@ def assemble(
             f"an exam of {spec.question_count} questions cannot have {spec.unscored_count} "
             f"unscored ones; use 0 to {spec.question_count}"
         )
-    eligible = _eligible(wanted, pool, parents)
-    short = _shortfalls(wanted, eligible)
+    pool_index = _index(wanted, pool, parents)
+    short = _shortfalls(wanted, {code: pool_index.members.get(code, ()) for code in wanted})
     if short:
         raise ShortOfQuestions(short)
 
     rng = random.Random(seed)
-    order = _draw_order(pool, rng)
+    # Only the front of the draw order can change the exam (see draw_order.py)
+    order = draw_order.prefix(pool_index, wanted, recently_seen, rng)
     rank = {index: place for place, index in enumerate(order)}
+    eligible: dict[str, list[int]] = {code: [] for code in wanted}
+    for index in order:
+        target = pool_index.target_of[index]
+        if target is not None:
+            eligible[target].append(index)
     drawn_for = _draw(spec, wanted, eligible, pool, rank, recently_seen)
     drawn = sorted(drawn_for, key=rank.__getitem__)
 
@@ -238,11 +246,31 @@ def _lineage(code: str, parents: Mapping[str, str | None]) -> list[str]:
     return line
 
 
-def _eligible(
+def prepare(
+    spec: ExamSpec, pool: Sequence[PoolQuestion], parents: Mapping[str, str | None]
+) -> None:
+    """Index the pool for this blueprint ahead of its first draw (`draw_order.index` keeps
+    the index for a tuple pool); ValueError as `assemble` for targets that overlap."""
+    _index(targets(spec), pool, parents)
+
+
+def _index(
     wanted: Mapping[str, int], pool: Sequence[PoolQuestion], parents: Mapping[str, str | None]
-) -> dict[str, list[int]]:
-    """Pool indices per target code, in pool order; rejects overlapping targets and a question
-    that is in the pool twice."""
+) -> draw_order.PoolIndex:
+    """The pool's draw index for these targets (kept per pool: `draw_order.index`); rejects
+    overlapping targets and a question that is in the pool twice."""
+    _refuse_overlaps(wanted, parents)
+
+    def target_for(objective: str) -> str | None:
+        return next(
+            (code for code in _lineage(objective, parents) if code in wanted),
+            WHOLE_POOL if WHOLE_POOL in wanted else None,
+        )
+
+    return draw_order.index(pool, wanted, target_for, parents.keys())
+
+
+def _refuse_overlaps(wanted: Mapping[str, int], parents: Mapping[str, str | None]) -> None:
     clashes = [
         f"{ancestor} contains {code}"
         for code in wanted
@@ -255,6 +283,14 @@ def _eligible(
             f"targets must not overlap: {'; '.join(clashes)}. Keep one code of each pair, "
             "since a question can count toward only one target"
         )
+
+
+def _eligible(
+    wanted: Mapping[str, int], pool: Sequence[PoolQuestion], parents: Mapping[str, str | None]
+) -> dict[str, list[int]]:
+    """Pool indices per target code, in pool order; rejects overlapping targets and a question
+    that is in the pool twice."""
+    _refuse_overlaps(wanted, parents)
     seen_ids: set[str] = set()
     target_of: dict[str, str | None] = {}
     eligible: dict[str, list[int]] = {code: [] for code in wanted}
@@ -276,24 +312,13 @@ def _eligible(
 
 
 def _shortfalls(
-    wanted: Mapping[str, int], eligible: Mapping[str, list[int]]
+    wanted: Mapping[str, int], eligible: Mapping[str, Sequence[int]]
 ) -> dict[str, tuple[int, int]]:
     return {
         code: (count, len(eligible[code]))
         for code, count in wanted.items()
         if len(eligible[code]) < count
     }
-
-
-def _draw_order(pool: Sequence[PoolQuestion], rng: random.Random) -> list[int]:
-    """A random order of the pool in which each case is one unit, its questions adjacent."""
-    units: dict[str, list[int]] = {}
-    for index, question in enumerate(pool):
-        key = question.question_id if question.case_id is None else f"case {question.case_id}"
-        units.setdefault(key, []).append(index)
-    shuffled = list(units.values())
-    rng.shuffle(shuffled)
-    return [index for unit in shuffled for index in unit]
 
 
 def _draw(

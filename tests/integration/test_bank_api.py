@@ -64,6 +64,15 @@ async def test_objective_tree_counts_questions_per_node(client: Client) -> None:
         ({"difficulty": "easy"}, ["algorithm-match", "churn-algorithm", "l1-zero-weights"]),
         ({"text": "CLARIFY"}, []),
         ({"text": "retention team"}, ["churn-explain"]),
+        # words in the stem or the id, whatever their case, through SQLite's trigram index
+        ({"text": "BAYESIAN HYPERPARAMETER"}, ["amt-steps"]),
+        ({"text": "churn-"}, ["churn-algorithm", "churn-explain", "churn-why-builtin"]),
+        ({"text": "5,000 sparse"}, ["l1-zero-weights"]),
+        ({"text": 'say "yes"'}, []),
+        # too short for a trigram, or with LIKE's wildcards: still found
+        ({"text": "l1"}, ["l1-zero-weights"]),
+        ({"text": "l1_zero"}, ["l1-zero-weights"]),
+        ({"text": "built-in%designed"}, ["algorithm-match"]),
         ({"objective": "D4"}, []),
     ],
 )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from exam_service.db import Base
-from exam_service.migrate import downgrade, head_revisions, upgrade
+from exam_service.migrate import downgrade, head_revisions, modelled, upgrade
 from tests.backends import BACKENDS
 from tests.conftest import DatabaseFactory
 
@@ -22,7 +22,9 @@ TABLES = {"objectives", "questions", "question_revisions", "revision_objectives"
 
 def _tables_and_drift(connection: Connection) -> tuple[set[str], list[object]]:
     tables = set(inspect(connection).get_table_names())
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": modelled}
+    )
     return tables, compare_metadata(context, Base.metadata)
 
 
