@@ -207,7 +207,13 @@ def _choice_question(draft: Draft) -> tuple[str, list[OptionFile], int | None, l
     return "multiple", options, len(right), notes
 
 
-def _answer_text(n: int, answer: NumericAnswer) -> str:
+def _decimal(value: numeric.Number) -> Decimal:
+    """The decimal a number read from a file stands for (`numeric.exact` without its checks:
+    the format modules give normalised numbers)."""
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _named(n: int, answer: NumericAnswer) -> str:
     """ "answer 3 (1150 ± 5, 30%)": an answer as a warning names it."""
     assert answer.value is not None
     text = numeric.number_text(answer.value)
@@ -242,19 +248,18 @@ def _numeric_question(draft: Draft) -> _Numeric:
             'fraction="100" in Moodle XML)'
         )
     if len(full) > 1:
-        listed = ", ".join(_answer_text(n, a) for n, a in full)
+        listed = ", ".join(_named(n, a) for n, a in full)
         raise _Rejected(
             f"{len(full)} numerical answers give full marks ({listed}): the bank has one "
             "right answer with a tolerance; keep one and widen its tolerance to cover the others"
         )
     key_n, key = full[0]
     assert key.value is not None
-    centre = numeric.exact(key.value)
-    within = numeric.exact(key.tolerance)
+    centre, within = _decimal(key.value), _decimal(key.tolerance)
     settled = _Numeric(answer=key.value, tolerance=key.tolerance, rationale=key.feedback)
     notes = settled.notes
     band_width: Decimal | None = None
-    seen: set[str] = set()
+    seen: set[Decimal] = set()
     kept: list[tuple[int, NumericAnswer]] = []  # the answers that became known mistakes
     band_at = 0  # the number of the answer that became the partial band
     for n, answer in numbered:
@@ -272,53 +277,61 @@ def _numeric_question(draft: Draft) -> _Numeric:
                     "no feedback for every other answer)"
                 )
             continue
-        off = abs(numeric.exact(answer.value) - centre)
-        named = _answer_text(n, answer)
+        value = _decimal(answer.value)
+        off = abs(value - centre)
         if off == 0 and answer.credit > 0:  # partial credit around the right value
             if settled.partial is not None:
-                notes.append(f"{named} is not kept: the bank has one partial-credit band")
+                notes.append(
+                    f"{_named(n, answer)} is not kept: the bank has one partial-credit band"
+                )
             elif answer.tolerance <= key.tolerance:
-                notes.append(f"{named} is not kept: its band is not wider than the tolerance")
+                notes.append(
+                    f"{_named(n, answer)} is not kept: its band is not wider than the tolerance"
+                )
             else:
                 # Moodle writes a third as 33.33333: its grade list has the exact one
                 grade = moodle_grade(answer.credit)
                 credit = float(grade / 100) if grade is not None else answer.credit / 100
                 settled.partial = PartialBand(answer.tolerance, credit)
-                band_width, band_at = numeric.exact(answer.tolerance), n
+                band_width, band_at = _decimal(answer.tolerance), n
                 if answer.feedback:
-                    notes.append(f"{named}: its feedback is not kept (the partial band has none)")
+                    notes.append(
+                        f"{_named(n, answer)}: its feedback is not kept (the partial band has none)"
+                    )
             continue
         if off <= within:
-            notes.append(f"{named} lies within the right answer's tolerance: not kept")
+            notes.append(f"{_named(n, answer)} lies within the right answer's tolerance: not kept")
             continue
-        text = numeric.number_text(answer.value)
         if not answer.feedback:
             notes.append(
-                f"{named} has no feedback: not kept (every value outside the bands scores 0)"
+                f"{_named(n, answer)} has no feedback: not kept (every value outside the "
+                "bands scores 0)"
             )
             continue
-        if text in seen:
-            notes.append(f"{named} repeats the value {text}: not kept")
+        if value in seen:
+            text = numeric.number_text(answer.value)
+            notes.append(f"{_named(n, answer)} repeats the value {text}: not kept")
             continue
-        seen.add(text)
+        seen.add(value)
         kept.append((n, answer))
         settled.mistakes.append(MistakeFile(answer.value, answer.feedback))
         if answer.credit > 0:
             notes.append(
-                f"{named}: its {credit_text(answer.credit)}% credit is not kept; it is a "
-                "known mistake (scores 0, its feedback shown in the review)"
+                f"{_named(n, answer)}: its {credit_text(answer.credit)}% credit is not "
+                "kept; it is a known mistake (scores 0, its feedback shown in the review)"
             )
         if answer.tolerance != key.tolerance:
             notes.append(
-                f"{named}: its tolerance is not kept; the bank matches a known mistake "
-                f"within the question's tolerance (\u00b1 {numeric.number_text(key.tolerance)})"
+                f"{_named(n, answer)}: its tolerance is not kept; the bank matches a known "
+                "mistake within the question's tolerance "
+                f"(\u00b1 {numeric.number_text(key.tolerance)})"
             )
     if band_width is not None:
         for n, answer in kept:
             assert answer.value is not None
-            if n < band_at and abs(numeric.exact(answer.value) - centre) <= band_width:
+            if n < band_at and abs(_decimal(answer.value) - centre) <= band_width:
                 notes.append(
-                    f"{_answer_text(n, answer)} comes before the partial band and lies in it: "
+                    f"{_named(n, answer)} comes before the partial band and lies in it: "
                     "here it earns the partial credit (its feedback is still shown)"
                 )
     return settled

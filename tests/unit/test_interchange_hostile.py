@@ -56,6 +56,9 @@ SEEDS = {
     "html-open-quotes.gift": Seed("<a b='", "1 question"),
     "tag-comment.gift": Seed("[tag:", "1 question"),
     "many-answers.gift": Seed("~%50%A ", "answers: at most 26"),
+    "many-numbers.gift": Seed("=%50%1:2 ", "answers: at most 26"),
+    "long-number.gift": Seed("1", "the number is too large"),
+    "unit-comment.gift": Seed("[unit:", "1 question"),
     # Aiken
     "answer-spaces.txt": Seed("  ", "does not name an option"),
     "same-stem.txt": Seed(
@@ -75,6 +78,7 @@ SEEDS = {
         f"more than {MAX_QUESTIONS:,} questions in one file",
     ),
     "many-answers.xml": Seed('<answer fraction="50"><text>A</text></answer>', "at most 26"),
+    "many-numbers.xml": Seed('<answer fraction="0"><text>9</text></answer>', "at most 26"),
     # the bank's YAML
     "many-questions.yaml": Seed(
         "  - id: many\n", f"more than {MAX_QUESTIONS:,} questions in one file"

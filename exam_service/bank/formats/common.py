@@ -286,11 +286,14 @@ def moodle_shares(count: int) -> tuple[Fraction, ...] | None:
     return best
 
 
+_GRADE_FLOATS = tuple((grade, float(grade)) for grade in (*MOODLE_GRADES, Fraction(0)))
+
+
 def moodle_grade(percent: float) -> Fraction | None:
     """The grade of Moodle's list (`MOODLE_GRADES`, or 0) this percentage stands for,
     within the 0.001 percent its importers allow (33.33333 is 100/3); None if none."""
-    for grade in (*MOODLE_GRADES, Fraction(0)):
-        if abs(abs(percent) - float(grade)) < 0.001:
+    for grade, value in _GRADE_FLOATS:
+        if abs(abs(percent) - value) < 0.001:
             return grade if percent >= 0 else -grade
     return None
 

@@ -242,7 +242,8 @@ def _numerical(q: _Question, element: ET.Element, draft: Draft) -> None:
         try:
             value = read_number(written)
         except ValueError as exc:
-            q.fail(where, f"{exc} (or * for any other value)" if written else "no number in <text>")
+            wildcard = " (or * for any other value)" if "not a number" in str(exc) else ""
+            q.fail(where, f"{exc}{wildcard}" if written else "no number in <text>: write one")
             continue
         spread = _field(answer, "tolerance") or "0"
         try:
