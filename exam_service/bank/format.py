@@ -72,18 +72,56 @@ class PartialBand(Struct, forbid_unknown_fields=True):
     credit: Annotated[float, Meta(gt=0, lt=1, description="Points for an answer in the band.")]
 
 
+Expression = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=300,
+        description="Templates: arithmetic over the template's names (+ - * / // % **, "
+        "comparisons, and/or/not, 'x if c else y', min max abs round floor ceil sqrt log "
+        "log10); see bank/expressions.py for the limits.",
+    ),
+]
+TemplateName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        max_length=40,
+        description="A template value's name, used as {name} in texts and in expressions.",
+    ),
+]
+
+
 class MistakeFile(Struct, forbid_unknown_fields=True):
     """A wrong value candidates often reach, and why: shown in the review to a candidate
-    whose answer is this value (within the question's tolerance)."""
+    whose answer is this value (within the question's tolerance). In a template the value
+    may be an expression and the rationale may hold {name} placeholders."""
 
-    value: float
+    value: float | Expression
     rationale: Text
+
+
+class VariableFile(Struct, forbid_unknown_fields=True):
+    """A template variable, drawn anew per attempt and per paper form: a range (`min` to
+    `max` by `step`, both ends included; whole numbers draw integers) or `choices`."""
+
+    min: int | float | None = None
+    max: int | float | None = None
+    step: Annotated[int, Meta(gt=0)] | Annotated[float, Meta(gt=0)] | None = None
+    choices: (
+        Annotated[
+            list[int | float | Annotated[str, Meta(min_length=1, max_length=40)]],
+            Meta(min_length=1, max_length=100),
+        ]
+        | None
+    ) = None
 
 
 class QuestionFile(Struct, forbid_unknown_fields=True):
     """A question. `single`, `multiple` and `ordering` have `options`; `matching` has
     `prompts` and `choices`; `numeric` has `answer` (a number), optionally `tolerance`,
-    `unit`, `partial` and `mistakes`, and a `rationale` saying how the answer is found."""
+    `unit`, `partial` and `mistakes`, and a `rationale` saying how the answer is found.
+    `variables` (with `derived` and `constraints`) make it a template (`templates.py`)."""
 
     id: Slug
     type: QuestionType
@@ -99,7 +137,13 @@ class QuestionFile(Struct, forbid_unknown_fields=True):
     prompts: Annotated[list[PromptFile], Meta(max_length=26)] = []
     choices: Annotated[list[ChoiceFile], Meta(max_length=26)] = []
     tags: list[Text] = []
-    answer: Annotated[float, Meta(description="`numeric`: the right answer.")] | None = None
+    answer: (
+        Annotated[
+            float | Expression,
+            Meta(description="`numeric`: the right answer (in a template, an expression)."),
+        ]
+        | None
+    ) = None
     tolerance: Tolerance | None = None
     unit: (
         Annotated[
@@ -118,6 +162,22 @@ class QuestionFile(Struct, forbid_unknown_fields=True):
         Annotated[Text, Meta(description="`numeric`: how the right answer is worked out.")] | None
     ) = None
     mistakes: Annotated[list[MistakeFile], Meta(max_length=26)] = []
+    variables: Annotated[
+        dict[TemplateName, VariableFile],
+        Meta(
+            max_length=20,
+            description="Makes the question a template: values drawn per attempt and per "
+            "paper form, shown in texts as {name} (README: question templates).",
+        ),
+    ] = {}
+    derived: Annotated[
+        dict[TemplateName, Expression],
+        Meta(max_length=20, description="Template: name -> expression, evaluated in order."),
+    ] = {}
+    constraints: Annotated[
+        list[Expression],
+        Meta(max_length=20, description="Template: conditions every draw must satisfy."),
+    ] = []
 
 
 class CaseFile(Struct, forbid_unknown_fields=True):

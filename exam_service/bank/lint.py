@@ -18,6 +18,13 @@ Writing rules (per question unless said otherwise):
 - choose-stated: every `multiple` stem says "(Choose N.)" with N equal to `choose`.
 - rationale: every option and prompt has a rationale of at least three words that does
   not merely repeat the option.
+- template: every question template is drawn 1,000 times (`templates.lint_draws`); a
+  draw that passes the constraints must not fail an expression, repeat an option text
+  or break the key (a numeric answer that is not a finite number a candidate can type,
+  that needs more than 4 decimals under an exact tolerance, a relative tolerance
+  around 0, a mistake within the tolerance of the answer), and at least 10% of the
+  draws must pass the constraints. Each kind of problem is reported once, with how many
+  draws had it and the values of the first.
 - matching-spare: a `matching` question has more choices than prompts; otherwise the
   last pair is given away by elimination.
 - near-duplicate-key: two questions that share an objective (primary or not, so a
@@ -128,6 +135,7 @@ from itertools import combinations
 from math import comb
 from typing import Any
 
+from exam_service.bank import templates
 from exam_service.bank.loader import Bank, QuestionSpec
 from exam_service.grading import numeric
 
@@ -844,7 +852,20 @@ def lint_bank(bank: Bank, min_per_objective: int = 10) -> list[Finding]:
         + near_duplicates(bank)
         + duplicate_keys(bank)
         + testwise_findings(bank)
+        + template_findings(bank)
     )
     for q in bank.questions:
         findings.extend(per_question(q))
     return findings
+
+
+def template_findings(bank: Bank, draws: int = templates.LINT_DRAWS) -> list[Finding]:
+    """template: every question template drawn `draws` times (`templates.lint_draws`): a
+    draw passing the constraints must not fail an expression, repeat an option text or
+    break the key, and at least 10% of draws must pass the constraints."""
+    return [
+        _finding("template", problem, q)
+        for q in bank.questions
+        if "template" in q.content
+        for problem in templates.lint_draws(q.content, draws)
+    ]

@@ -18,9 +18,11 @@ from typing import Any
 import msgspec
 import yaml
 
+from exam_service.bank import templates
 from exam_service.bank.format import (
     BlueprintFile,
     CaseFile,
+    MistakeFile,
     ObjectiveNode,
     ObjectivesFile,
     QuestionFile,
@@ -218,6 +220,27 @@ def check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile])
         )
     if q.case is not None and q.case not in cases:
         errors.append(f"unknown case {q.case!r}: declare it under 'cases:' in a questions file")
+    if q.variables:
+        template_errors = template_problems(q)
+        if template_errors:
+            return errors + template_errors
+        q = reference_instance(q)
+    else:
+        errors += [
+            f"'{name}' belongs to templates only: declare 'variables' or remove it"
+            for name in ("derived", "constraints")
+            if getattr(q, name)
+        ]
+        numbers = [("answer", q.answer)] + [
+            (f"mistake {i}'s value", m.value) for i, m in enumerate(q.mistakes, 1)
+        ]
+        written = [(what, v) for what, v in numbers if isinstance(v, str)]
+        if written:
+            return errors + [
+                f"{what} {value!r} is text: write a number (1200, not '1,200'); an "
+                "expression needs a template's 'variables'"
+                for what, value in written
+            ]
     if q.type == "numeric":
         errors += numeric_problems(q)
     else:
@@ -287,6 +310,82 @@ def check_question(q: QuestionFile, codes: set[str], cases: dict[str, CaseFile])
 
 
 NUMERIC_FIELDS = ("answer", "tolerance", "unit", "partial", "rationale", "mistakes")
+LOAD_DRAWS = 20
+"""Draws of each template the loader tries (`bank lint` tries 1,000)."""
+
+
+def template_raw(q: QuestionFile) -> dict[str, Any]:
+    """A template's stored form (`content["template"]`, read by `templates.compile_template`)."""
+    variables = {
+        name: {k: v for k, v in msgspec.structs.asdict(spec).items() if v is not None}
+        for name, spec in q.variables.items()
+    }
+    raw: dict[str, Any] = {
+        "variables": variables,
+        "derived": [[name, text] for name, text in q.derived.items()],
+        "constraints": list(q.constraints),
+    }
+    if q.type == "numeric":
+        raw["answer"] = q.answer
+        raw["mistakes"] = [m.value for m in q.mistakes]
+    return raw
+
+
+def template_texts(q: QuestionFile) -> list[tuple[str, str]]:
+    """(where, text) of every text a template interpolates."""
+    texts = [("stem", q.stem), ("explanation", q.explanation)]
+    if q.rationale:
+        texts.append(("rationale", q.rationale))
+    for index, o in enumerate(q.options, 1):
+        texts += [(f"option {index}", o.text), (f"option {index}'s rationale", o.rationale)]
+    for index, prompt in enumerate(q.prompts, 1):
+        texts += [
+            (f"prompt {index}", prompt.text),
+            (f"prompt {index}'s rationale", prompt.rationale),
+        ]
+    texts += [(f"choice {c.id}", c.text) for c in q.choices]
+    texts += [(f"mistake {i}'s rationale", m.rationale) for i, m in enumerate(q.mistakes, 1)]
+    return texts
+
+
+def template_problems(q: QuestionFile) -> list[str]:
+    """The rules of a template (`templates.py`): its variables and expressions compile,
+    every {placeholder} names a value, a numeric template's answer is given, and
+    `LOAD_DRAWS` draws succeed."""
+    if q.type == "numeric" and q.answer is None:
+        return ["a numeric template needs 'answer': a number or an expression"]
+    try:
+        template = templates.compile_template(template_raw(q))
+    except ValueError as exc:
+        return [str(exc)]
+    names = set(template.names)
+    errors = [
+        f"{where} uses {{{name}}}, which is not declared: declare it under 'variables' or "
+        "'derived', or write {{ and }} for a brace"
+        for where, text in template_texts(q)
+        for name in sorted(templates.placeholders(text) - names)
+    ]
+    texts = [o.text for o in q.options] + [c.text for c in q.choices]
+    for seed in range(LOAD_DRAWS):
+        try:
+            templates.draw(template, texts, seed)
+        except ValueError as exc:
+            errors.append(f"draw {seed}: {exc}")
+            break
+    return errors
+
+
+def reference_instance(q: QuestionFile) -> QuestionFile:
+    """A numeric template with the answer and mistakes of its reference draw (seed 0), so
+    the numeric rules check one instance; other templates as they are."""
+    if q.type != "numeric":
+        return q
+    drawn = templates.draw(templates.compile_template(template_raw(q)), (), 0)
+    mistakes = [
+        MistakeFile(value=value, rationale=m.rationale)
+        for value, m in zip(drawn["mistakes"], q.mistakes, strict=True)
+    ]
+    return msgspec.structs.replace(q, answer=drawn["key"], mistakes=mistakes)
 
 
 def numeric_problems(q: QuestionFile) -> list[str]:
@@ -303,6 +402,8 @@ def numeric_problems(q: QuestionFile) -> list[str]:
     if q.answer is None:
         errors.append("a numeric question needs 'answer: <number>', the right answer")
         return errors
+    if isinstance(q.answer, str):  # a template's: checked on its reference draw
+        return [*errors, "the answer is an expression: declare the template's 'variables'"]
     try:
         answer = numeric.stored(q.answer)
     except numeric.NumberRejected:
@@ -333,6 +434,9 @@ def numeric_problems(q: QuestionFile) -> list[str]:
         errors.append("'unit' is blank: name the unit ('s', 'GB') or remove it")
     seen: set[str] = set()
     for index, mistake in enumerate(q.mistakes, 1):
+        if isinstance(mistake.value, str):
+            errors.append(f"mistake {index} is an expression: declare the template's 'variables'")
+            continue
         try:
             value = numeric.stored(mistake.value)
         except numeric.NumberRejected:
@@ -354,7 +458,7 @@ def numeric_problems(q: QuestionFile) -> list[str]:
 def _numeric_content(q: QuestionFile) -> dict[str, Any]:
     """A checked numeric question's content: the key (a number) with its tolerance, unit,
     partial band, the right answer's rationale and the known mistakes."""
-    assert q.answer is not None and q.rationale is not None
+    assert q.answer is not None and not isinstance(q.answer, str) and q.rationale is not None
     partial = None
     if q.partial is not None:
         partial = {
@@ -368,7 +472,8 @@ def _numeric_content(q: QuestionFile) -> dict[str, Any]:
         "partial": partial,
         "rationale": _clean(q.rationale),
         "mistakes": [
-            {"value": numeric.stored(m.value), "rationale": _clean(m.rationale)} for m in q.mistakes
+            {"value": numeric.stored(float(m.value)), "rationale": _clean(m.rationale)}
+            for m in q.mistakes
         ],
     }
 
@@ -377,6 +482,9 @@ def _content(q: QuestionFile) -> dict[str, Any]:
     """The revision content: options or prompts/choices with ids (numeric: the number and
     its bands), the key, the explanation."""
     content: dict[str, Any] = {"explanation": _clean(q.explanation), "tags": list(q.tags)}
+    if q.variables:
+        content["template"] = template_raw(q)
+        q = reference_instance(q)
     if q.type == "numeric":
         return content | _numeric_content(q)
     if q.type == "matching":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from exam_service.bank import templates
 from exam_service.exams import draw_order
 
 # The target code used when the blueprint sets no objective shares: the whole pool is one target.
@@ -36,6 +37,8 @@ class PoolQuestion:
     option_ids: tuple[str, ...] = ()
     prompt_ids: tuple[str, ...] = ()
     choice_ids: tuple[str, ...] = ()
+    template: templates.Drawable | None = None
+    """A question template's variables and expressions: each item draws its own values."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class DrawnItem:
     option_order: tuple[str, ...]
     prompt_order: tuple[str, ...]
     choice_order: tuple[str, ...]
+    drawn: Mapping[str, Any] | None = None
+    """A template's instance (`templates.draw`: seed, values, numeric key and mistakes)."""
 
 
 class ShortOfQuestions(Exception):
@@ -229,9 +234,15 @@ def assemble(
                 option_order=options,
                 prompt_order=prompts,
                 choice_order=choices,
+                drawn=_instance(question, templates.item_seed(seed, len(exam) + 1)),
             )
         )
     return exam
+
+
+def _instance(question: PoolQuestion, seed: int) -> dict[str, Any] | None:
+    """A template question's values drawn from `seed` (TemplateError when they cannot be)."""
+    return None if question.template is None else question.template.draw(seed)
 
 
 def _lineage(code: str, parents: Mapping[str, str | None]) -> list[str]:
@@ -491,11 +502,18 @@ def serve_one(
         option_order=options,
         prompt_order=prompts,
         choice_order=choices,
+        drawn=_instance(question, rng.getrandbits(62)) if question.template else None,
     )
 
 
 def layout_of(item: DrawnItem) -> dict[str, Any]:
-    """The display order a form item keeps: option ids, or prompt and choice ids."""
+    """The display order a form item keeps: option ids, or prompt and choice ids; and a
+    template's drawn instance (`seed`, `values`, numeric `key` and `mistakes`)."""
     if item.prompt_order:
-        return {"prompts": list(item.prompt_order), "choices": list(item.choice_order)}
-    return {"options": list(item.option_order)}
+        layout: dict[str, Any] = {
+            "prompts": list(item.prompt_order),
+            "choices": list(item.choice_order),
+        }
+    else:
+        layout = {"options": list(item.option_order)}
+    return layout | dict(item.drawn or {})

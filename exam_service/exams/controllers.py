@@ -26,6 +26,7 @@ from exam_service.exams import (
     adaptive,
     blueprints,
     closing,
+    delivery,
     results,
     service,
     sitting_list,
@@ -197,7 +198,7 @@ def item_view(item: AttemptItem, response: Response | None) -> ItemView:
     return ItemView(
         position=item.position,
         type=revision.type,
-        stem=revision.stem,
+        stem=delivery.stem(revision.stem, item.layout),
         case=revision.case_scenario,
         case_title=revision.case_title,
         options=shown.options,

@@ -10,7 +10,9 @@ A `numeric` question has no options: its answer is a number (a JSON number, or a
 that reads as one: `grading/numeric.py`), stored normalised, and its key is the dict of
 `numeric.numeric_key`. An attempt item of a question template may carry the answer drawn
 for it in its layout (`layout["key"]`, a number) and its mistakes' values
-(`layout["mistakes"]`, numbers in the question's order); they replace the bank's.
+(`layout["mistakes"]`, numbers in the question's order); they replace the bank's. Such
+an item also carries the drawn `values` (`bank/templates.py`), which `shown`, `rationales`,
+`numeric_mistake` and `explanation` put into the texts (`stem` for the stem).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from exam_service.bank import templates
 from exam_service.grading import numeric
 
 LETTERS = string.ascii_uppercase
@@ -61,6 +64,7 @@ def answer_spec(item_type: str, content: dict[str, Any], layout: dict[str, Any])
 
 def shown(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     """The options (or prompts and choices) as the candidate sees them: id and text only."""
+    content = templates.instance(content, layout)
     if "prompts" in layout:
         prompts = {p["id"]: p["text"] for p in content["prompts"]}
         choices = {c["id"]: c["text"] for c in content["choices"]}
@@ -106,6 +110,7 @@ def display_key(item_type: str, content: dict[str, Any], layout: dict[str, Any])
 def rationales(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, str]:
     """Display id -> rationale, for review once the policy allows it; for `numeric`, the
     right answer's rationale under "key" (a known mistake's comes from `numeric_mistake`)."""
+    content = templates.instance(content, layout)
     if "rationale" in content:
         return {"key": content["rationale"]}
     if "prompts" in layout:
@@ -118,6 +123,7 @@ def rationales(content: dict[str, Any], layout: dict[str, Any]) -> dict[str, str
 def numeric_mistake(content: dict[str, Any], layout: dict[str, Any], answer: Any) -> str | None:
     """The rationale of the known mistake a numeric answer matches (within the question's
     tolerance of the mistake's value), or None."""
+    content = templates.instance(content, layout)
     mistakes = content.get("mistakes") or []
     drawn = layout.get("mistakes")
     if drawn is not None:
@@ -128,6 +134,18 @@ def numeric_mistake(content: dict[str, Any], layout: dict[str, Any], answer: Any
     key = numeric.numeric_key(content, layout.get("key"))
     found = numeric.mistake_for(key, mistakes, answer)
     return None if found is None else str(found["rationale"])
+
+
+def stem(text: str, layout: dict[str, Any]) -> str:
+    """The stem as this item shows it (a template's with its drawn values)."""
+    return templates.stem_of(text, layout)
+
+
+def explanation(content: dict[str, Any], layout: dict[str, Any]) -> str:
+    """The explanation as this item shows it (a template's with its drawn values)."""
+    values = layout.get("values")
+    text = str(content["explanation"])
+    return templates.interpolate(text, values) if values else text
 
 
 def _listed(what: str, ids: tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exam_service.bank import templates
 from exam_service.exams import assembly
 from exam_service.models import (
     CURRENT_REVISION,
@@ -108,6 +109,7 @@ async def _read_pool(session: AsyncSession) -> tuple[assembly.PoolQuestion, ...]
                 option_ids=tuple(o["id"] for o in content.get("options", [])),
                 prompt_ids=tuple(p["id"] for p in content.get("prompts", [])),
                 choice_ids=tuple(c["id"] for c in content.get("choices", [])),
+                template=templates.drawable(content),
             )
         )
     return tuple(pool)

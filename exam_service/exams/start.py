@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.passwords import verify_password
 from exam_service.auth.schemas import CurrentUser
+from exam_service.bank.templates import TemplateError
 from exam_service.db import utcnow
 from exam_service.errors import Conflict, Forbidden
 from exam_service.exams import adaptive, assembly, sitting_rules, sittings
@@ -178,6 +179,11 @@ async def _open(
             )
         except assembly.ShortOfQuestions as exc:
             raise Conflict(str(exc)) from None
+        except TemplateError as exc:
+            raise Conflict(
+                f"a question template of this blueprint cannot be drawn: {exc}; an instructor "
+                "should correct it (exam-service bank lint finds such templates)"
+            ) from None
     now = utcnow()
     settings = snapshot(blueprint)
     if place is None:

@@ -2,7 +2,9 @@
 
 Every form holds the same questions; each gets its own question order (cases kept
 together) and option order, drawn by the exam assembly from just those questions with a
-seed derived from the exam's seed and the form's letter, so a form is reproducible.
+seed derived from the exam's seed and the form's letter, so a form is reproducible. A
+question template draws its values per form from that seed (each form its own numbers,
+kept in the form item's layout like an attempt item's).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from exam_service.exams.assembly import DrawnItem, ExamSpec, PoolQuestion, assemble
-from exam_service.exams.delivery import display_key, shown
+from exam_service.exams.delivery import display_key, shown, stem
 from exam_service.paper.answers import answer_text
 from exam_service.paper.document import PaperQuestion, PrintedForm
 
@@ -57,6 +59,7 @@ def make_forms(
                 option_order=item.option_order,
                 prompt_order=item.prompt_order,
                 choice_order=item.choice_order,
+                drawn=item.drawn,
             )
             for item in drawn
         ]
@@ -89,7 +92,7 @@ def printed_form(
             PaperQuestion(
                 number=number,
                 type=revision.type,
-                stem=revision.stem,
+                stem=stem(revision.stem, dict(layout)),
                 options=tuple(o["text"] for o in view["options"]),
                 choose=revision.content.get("choose"),
                 prompts=tuple(p["text"] for p in view["prompts"]),

@@ -542,15 +542,18 @@ def _numeric_shares(
     revision: QuestionRevision, tally: ItemTally, values: Sequence[tuple[str, int]]
 ) -> NumericShares:
     """Where a numeric item's answers fell, from the band counts of the item pass, and its
-    common values that were not right, each marked when it is a listed mistake."""
+    common values that were not right, each marked when it is a listed mistake (never for
+    a question template: its mistakes' values were drawn per attempt, and the bands were
+    judged against each attempt's drawn key when it was graded)."""
     n = tally.n
     counts = {band: tally.choices.get(f"{band}:", [0])[0] for band in NUMERIC_BANDS}
     key = numeric.numeric_key(revision.content)
+    template = "template" in revision.content
     mistakes = revision.content.get("mistakes") or []
     common = []
     for text, count in values:
         band, _, number = text.partition(":")
-        known = numeric.mistake_for(key, mistakes, float(number)) is not None
+        known = not template and numeric.mistake_for(key, mistakes, float(number)) is not None
         common.append(NumericValue(number, band, count, round(count / n, 3), known))
     return NumericShares(
         right=round(counts["right"] / n, 3),

@@ -163,7 +163,8 @@ def test_yaml_export_reads_back_to_the_same_revision(bank: Path, tmp_path: Path)
         ),
         (
             "    answer: '1,200'\n    rationale: r",
-            "Expected `float | null`, got `str` (at answer)",
+            "answer '1,200' is text: write a number (1200, not '1,200'); an expression "
+            "needs a template's 'variables'",
         ),
     ],
 )
