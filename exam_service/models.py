@@ -46,6 +46,8 @@ class Question(Base):
     """A question's stable identity; its content lives in immutable revisions."""
 
     __tablename__ = "questions"
+    # the question pool's fingerprint reads max(updated_at) on every start
+    __table_args__ = (Index("ix_questions_updated_at", "updated_at"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
@@ -70,6 +72,8 @@ class QuestionRevision(Base):
     __table_args__ = (
         UniqueConstraint("question_id", "number"),
         Index("ix_question_revisions_content_hash", "content_hash"),
+        # the question list's type and difficulty filters, and their count, from the index
+        Index("ix_question_revisions_listing", "type", "difficulty", "question_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -337,43 +337,55 @@ def _sqlite_search(text: str) -> Select[Any]:
 async def list_questions(
     session: AsyncSession, where: QuestionFilter, limit: int, offset: int
 ) -> tuple[Sequence[QuestionRevision], int]:
-    """Current revisions matching the filter, ordered by question id, and the total."""
-    query: Select[Any] = (
-        select(QuestionRevision)
-        .join(
-            Question,
-            CURRENT_REVISION,
-        )
-        .options(
-            selectinload(QuestionRevision.objectives).selectinload(RevisionObjective.objective)
-        )
-        .options(selectinload(QuestionRevision.question))
-    )
+    """Current revisions matching the filter, ordered by question id, and the total.
+
+    The filters and the count read narrow rows only (ids, the listing index, the search
+    index); the page's revisions, with their content, are loaded by id afterwards."""
+    matching: Select[Any] = select(QuestionRevision.id).join(Question, CURRENT_REVISION)
     if where.status != "all":
-        query = query.where(Question.status == where.status)
+        matching = matching.where(Question.status == where.status)
     if where.type:
-        query = query.where(QuestionRevision.type == where.type)
+        matching = matching.where(QuestionRevision.type == where.type)
     if where.difficulty:
-        query = query.where(QuestionRevision.difficulty == where.difficulty)
+        matching = matching.where(QuestionRevision.difficulty == where.difficulty)
     if where.text:
         pattern = f"%{where.text.lower()}%"
-        query = query.where(
+        matching = matching.where(
             or_(
                 func.lower(QuestionRevision.stem).like(pattern),
                 func.lower(QuestionRevision.question_id).like(pattern),
             )
         )
         if session.get_bind().dialect.name == "sqlite" and _trigram_phrase(where.text):
-            query = query.where(QuestionRevision.id.in_(_sqlite_search(where.text)))
+            matching = matching.where(QuestionRevision.id.in_(_sqlite_search(where.text)))
     if where.objective:
         ids = await subtree_ids(session, where.objective)
         tagged = select(RevisionObjective.revision_id).where(
             RevisionObjective.objective_id.in_(ids)
         )
-        query = query.where(QuestionRevision.id.in_(tagged))
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        matching = matching.where(QuestionRevision.id.in_(tagged))
+    if where.type or where.difficulty or where.text or where.objective:
+        counted = select(func.count()).select_from(matching.subquery())
+    else:  # every question has exactly one current revision: count the questions
+        counted = select(func.count()).select_from(Question)
+        if where.status != "all":
+            counted = counted.where(Question.status == where.status)
+    total = await session.scalar(counted)
+    page_ids = (
+        await session.scalars(
+            matching.order_by(QuestionRevision.question_id).limit(limit).offset(offset)
+        )
+    ).all()
+    if not page_ids:
+        return [], total or 0
     page = await session.scalars(
-        query.order_by(QuestionRevision.question_id).limit(limit).offset(offset)
+        select(QuestionRevision)
+        .where(QuestionRevision.id.in_(page_ids))
+        .order_by(QuestionRevision.question_id)
+        .options(
+            selectinload(QuestionRevision.objectives).selectinload(RevisionObjective.objective),
+            selectinload(QuestionRevision.question),
+        )
     )
     return page.all(), total or 0
 
