@@ -7,7 +7,9 @@ the grid cannot hold is refused before anything is printed."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from exam_service.paper.sheet import BUBBLE_RADIUS, MINUS, SheetLayout, form_she
 from exam_service.settings import Settings
 from tests.factories import Person, import_folder, write_questions
 from tests.integration.exam_helpers import make_blueprint
+from tests.integration.test_accounts import browser_sign_in
 from tests.integration.test_numeric import NUMERIC_QUESTIONS
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -286,3 +289,48 @@ async def test_paper_exams_from_the_default_bank_print(
     bank = load_bank(Path(__file__).parents[2] / "question_bank")
     if sum(1 for question in bank.questions if question.type == "numeric") >= 10:
         assert numeric > 0  # the bank's numeric questions were drawn, and printed
+
+
+async def test_the_review_page_takes_the_number_a_person_reads(
+    client: Client, people: dict[str, Person], exam_id: int, settings: Settings
+) -> None:
+    """The browser's scan page: a grid with a double mark comes back for review with what
+    was read and a box for the number; the number typed is graded like the others."""
+    teacher = people["instructor"]
+    rows = await key_rows(client, teacher, exam_id, "A")
+    written = {n: numeric_key_parts(text)[0] for n, text in rows.items()}
+    layout = await layout_of(settings, exam_id, "A")
+    pdf = await get(client, teacher, exam_id, "answer-sheets.pdf", form="A", candidates="candidate")
+    page = pdfium.PdfDocument(pdf.content)[0]
+    image = np.array(page.render(scale=DPI / 72, grayscale=True).to_numpy(), dtype=np.uint8)
+    for number, text in written.items():
+        fill(image, layout, number, text)
+    negative = next(n for n, text in written.items() if text.startswith("-"))
+    fill(image, layout, negative, "-37")  # digit column 2 holds the point and a 7
+
+    csrf = await browser_sign_in(client, "instructor")
+    scanned = await client.post(
+        f"/paper/{exam_id}/scans",
+        files={"file": ("sheets.png", as_png(image, 1.0), "image/png")},
+        data={"_csrf_token": csrf},
+    )
+
+    assert scanned.status_code == 200, scanned.text
+    assert f'Question {negative} <span class="muted">(a number, in a digit grid)' in scanned.text
+    assert "digit column 2: two bubbles filled (. and 7)" in scanned.text
+    assert f'name="p1-q{negative}"' in scanned.text and 'inputmode="decimal"' in scanned.text
+    state = re.search(r'name="state" value="([^"]*)"', scanned.text)
+    assert state is not None
+    graded = await client.post(
+        f"/paper/{exam_id}/reviews",
+        data={
+            "_csrf_token": csrf,
+            "state": html.unescape(state.group(1)),
+            "filename": "sheets.png",
+            "grade": "1",
+            "p1-candidate": "candidate",
+            f"p1-q{negative}": "-3.5",
+        },
+    )
+    assert graded.status_code == 200, graded.text
+    assert "Page 1 graded: candidate, form A, 100.0%" in graded.text
