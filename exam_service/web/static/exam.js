@@ -13,10 +13,15 @@
   const adaptive = root.dataset.mode === "adaptive";
   const api = "/api/v1/attempts/" + attemptId;
   const resultUrl = "/attempts/" + attemptId + "/result";
+  // Screen readers hear the countdown only at these moments (and when time is up), never
+  // every second: the timer itself is a role=timer, which is not announced as it changes.
   const WARNINGS = [
+    [600, "10 minutes left."],
     [300, "5 minutes left."],
     [60, "1 minute left."],
   ];
+  const LATE_MS = 10000; // a moment already this far past when the page opens is said as "under"
+  const SLOW_SAVE_MS = 3000; // "Saving" is announced only for a save that takes this long
 
   const $ = (id) => document.getElementById(id);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -28,6 +33,7 @@
   let submitting = false;
   let closed = false;
   const warned = new Set();
+  let lastLeft = null; // seconds left at the previous tick (null before the first)
   const saves = new Map(); // position -> {dirty, inflight, failures, error}
   const checks = new Map(); // position -> the practice "check answer" verdict
   let progress = null; // adaptive practice: the attempt's `adaptive` progress from the API
@@ -88,8 +94,8 @@
     return Object.keys(a).length > 0;
   }
 
-  function announce(text) {
-    const box = $("announce");
+  function announce(text, id = "announce") {
+    const box = $(id);
     box.textContent = "";
     // a fresh text node so that screen readers announce a repeated message too
     setTimeout(() => {
@@ -113,6 +119,32 @@
     return false;
   }
 
+  // The save status is shown as it changes, but announced (politely, in #save-announce) only
+  // when it matters: a save that fails and is retried, a refusal, a save slower than
+  // SLOW_SAVE_MS, and "saved" again after one of those; never the Saving/Saved of each change.
+  let announcedSave = { state: "saved", text: "" };
+  let slowSaveTimer = null;
+
+  function announceSave(state, text) {
+    if (state === "saving") {
+      if (slowSaveTimer === null && announcedSave.state !== "saving") {
+        slowSaveTimer = setTimeout(() => {
+          slowSaveTimer = null;
+          const box = $("save-status");
+          if (box.dataset.state === "saving") announceSave("slow", box.textContent);
+        }, SLOW_SAVE_MS);
+      }
+      return;
+    }
+    clearTimeout(slowSaveTimer);
+    slowSaveTimer = null;
+    if (state === "slow") state = "saving";
+    if (state === "saved" && announcedSave.state === "saved") return;
+    if (state === announcedSave.state && (state !== "error" || text === announcedSave.text)) return;
+    announcedSave = { state, text };
+    announce(text, "save-announce");
+  }
+
   function updateSaveStatus() {
     const box = $("save-status");
     let state = "saved";
@@ -125,7 +157,7 @@
     }
     if (errored) {
       state = "error";
-      text = "Not saved (question " + errored[0] + "): " + errored[1];
+      text = "Not saved (question " + errored[0] + "): " + errored[1].replace(/^question \d+: /, "");
     } else if (failing) {
       state = "retrying";
       text = failing.serverBusy
@@ -139,6 +171,7 @@
       box.dataset.state = state;
       box.textContent = text;
     }
+    announceSave(state, text);
   }
 
   function save(item) {
@@ -202,6 +235,8 @@
 
   function renderNavigator() {
     const list = $("nav-list");
+    // the list is drawn anew on every change: a keyboard user's focus stays on their button
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.position : null;
     list.replaceChildren();
     items.forEach((item, index) => {
       const answered = isAnswered(item);
@@ -221,6 +256,7 @@
         item.flagged ? el("span", { class: "flag-mark", "aria-hidden": "true", text: "\u2691" }) : null,
       );
       list.append(el("li", {}, button));
+      if (focused === String(item.position)) button.focus();
     });
     $("prev").disabled = current === 0;
     const next = $("next");
@@ -438,7 +474,12 @@
     }
 
     function refocus(movedId, which) {
-      if (!movedId) return;
+      if (!movedId) {
+        // "Keep this order" is gone once pressed: focus goes to the first row's move button
+        const first = $("question").querySelector(".order-row .move-down");
+        if (first) first.focus();
+        return;
+      }
       const row = $("question").querySelector('li[data-id="' + movedId + '"]');
       if (!row) return;
       let button = row.querySelector(which === "up" ? ".move-up" : ".move-down");
@@ -654,8 +695,7 @@
       const why = detail(result, "this is not a number").replace(/^question \d+: /, "");
       item.refused = why.charAt(0).toUpperCase() + why.slice(1);
       item.readAs = null;
-      if (item.answer === sent) item.answer = item.accepted;
-      announce(item.refused);
+      if (item.answer === sent) item.answer = item.accepted; // #save-announce says why
     } else {
       return;
     }
@@ -825,6 +865,7 @@
     const alert = $("time-alert");
     alert.hidden = false;
     alert.textContent = message;
+    announce(message, "time-announce");
     if (items.length) renderQuestion();
     submit("time");
   }
@@ -839,6 +880,21 @@
     return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
   }
 
+  // The warning to give now, if any: a moment of WARNINGS crossed since the last tick; at the
+  // first tick, only the nearest moment already well past (a page opened or reloaded late says
+  // "Under 5 minutes left.", a fresh 10-minute exam says nothing). One message at a time.
+  function timeWarning(left) {
+    if (left <= 0) return null;
+    let found = null;
+    for (const [limit, message] of WARNINGS) {
+      if (warned.has(limit) || left > limit) continue;
+      warned.add(limit);
+      if (lastLeft !== null) found = message; // crossed while the page was open
+      else if ((limit - left) * 1000 >= LATE_MS) found = "Under " + message;
+    }
+    return found;
+  }
+
   function tick() {
     if (deadlineMs === null) return;
     const left = Math.max(0, Math.ceil((deadlineMs - (Date.now() + offsetMs)) / 1000));
@@ -847,14 +903,14 @@
     const box = $("timer-box");
     box.classList.toggle("warning", left <= 300);
     box.classList.toggle("urgent", left <= 60);
-    for (const [limit, message] of WARNINGS) {
-      if (left <= limit && left > 0 && !warned.has(limit)) {
-        WARNINGS.filter(([l]) => l >= limit).forEach(([l]) => warned.add(l));
-        const alert = $("time-alert");
-        alert.hidden = false;
-        alert.textContent = message;
-      }
+    const message = timeWarning(left);
+    if (message) {
+      const alert = $("time-alert");
+      alert.hidden = false;
+      alert.textContent = message;
+      announce(message, "time-announce");
     }
+    lastLeft = left;
     if (left <= 0 && !submitting && !readonly) {
       timeIsUp("Time is up. Your answers are being submitted.");
       return;
@@ -910,6 +966,24 @@
     $("submit").addEventListener("click", confirmSubmit);
     if (adaptive) $("adaptive-submit").addEventListener("click", showReview);
     $("confirm-cancel").addEventListener("click", () => $("confirm").close());
+    // Escape or Cancel: focus goes back to the button that opened the dialog
+    $("confirm").addEventListener("close", () => {
+      if (!submitting) $("submit").focus();
+    });
+    // Tab wraps around inside the dialog instead of leaving for the browser's own controls
+    $("confirm").addEventListener("keydown", (event) => {
+      if (event.key !== "Tab") return;
+      const buttons = Array.from($("confirm").querySelectorAll("button:not(:disabled)"));
+      const first = buttons[0];
+      const last = buttons[buttons.length - 1];
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    });
     $("confirm-submit").addEventListener("click", () => {
       $("confirm").close();
       submit("user");
