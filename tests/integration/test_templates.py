@@ -2,10 +2,13 @@
 numbers, which the stem, options and review show; two attempts differ; the drawn key scores
 right and a drawn mistake gets its rationale with its numbers; the practice check uses the
 drawn key; grading again gives the same result, and a later change to the template leaves
-an attempt's numbers as they were drawn."""
+an attempt's numbers as they were drawn; each paper form prints, keys and grades its own
+numbers."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 from pathlib import Path
@@ -13,13 +16,15 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from pypdf import PdfReader
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from exam_service.exams.closing import grade_attempt
 from exam_service.models import Result, ResultObjective
-from tests.factories import Person, import_folder
+from exam_service.settings import Settings
+from tests.factories import Person, import_folder, make_cohort, make_people
 from tests.integration.exam_helpers import make_blueprint, start
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -220,3 +225,61 @@ async def test_the_practice_check_uses_the_drawn_key(
     assert (body["correct"], body["key"]["value"]) == (False, it["key"])
     samples = f"{it['samples']:,}"
     assert body["rationales"]["key"].startswith(f"{samples} samples / {it['batch']:,} samples")
+
+
+def pdf_text(pdf: bytes) -> str:
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in pages)
+
+
+async def test_each_paper_form_prints_and_grades_its_own_numbers(
+    client: Client, people: dict[str, Person], settings: Settings
+) -> None:
+    teacher = people["instructor"]
+    sitters = await make_people(settings, *((f"sitter-{f}", "candidate") for f in "abcd"))
+    await make_cohort(settings, teacher, list(sitters.values()))
+    await template_blueprint(client, people["admin"], "template-paper")
+    made = await client.post(
+        "/api/v1/paper-exams",
+        json={"blueprint_id": "template-paper", "title": "Numbers", "forms": 4, "seed": 11},
+        headers=teacher.headers,
+    )
+    assert made.status_code == 201, made.text
+    url = f"/api/v1/paper-exams/{made.json()['id']}"
+    printed = {}
+    for form in "ABCD":
+        booklet = await client.get(
+            f"{url}/booklet.pdf", params={"form": form}, headers=teacher.headers
+        )
+        assert booklet.status_code == 200, booklet.text
+        text = pdf_text(booklet.content)
+        assert "{" not in text
+        found = re.search(r"has ([\d,]+) samples and the batch size is (\d+)\.", text)
+        assert found is not None, text
+        samples, batch = int(found[1].replace(",", "")), int(found[2])
+        key = await client.get(
+            f"{url}/key.pdf", params={"form": form, "format": "csv"}, headers=teacher.headers
+        )
+        rows = {int(r["question"]): r for r in csv.DictReader(io.StringIO(key.text))}
+        numeric_row = next(n for n, r in rows.items() if r["type"] == "numeric")
+        single_row = next(n for n, r in rows.items() if r["type"] == "single")
+        assert rows[numeric_row]["answer"].split(" ")[0] == str(samples // batch)
+        printed[form] = (samples, batch)
+
+        answers = {numeric_row: str(samples // batch), single_row: rows[single_row]["answer"]}
+        who = f"sitter-{form.lower()}"
+        body = f"candidate,form,1,2\n{who},{form},{answers[1]},{answers[2]}\n"
+        graded = await client.post(
+            f"{url}/responses",
+            content=body.encode(),
+            headers={**teacher.headers, "content-type": "text/csv"},
+        )
+        assert graded.status_code == 200, graded.text
+        attempt_id = graded.json()["imported"][0]["attempt_id"]
+        result = (
+            await client.get(f"/api/v1/attempts/{attempt_id}/result", headers=teacher.headers)
+        ).json()
+        assert result["raw_score"] == 2.0, result["review"]
+        review = {r["question_id"]: r for r in result["review"]}
+        assert f"has {samples:,} samples" in review["template-iterations"]["stem"]
+    assert len(set(printed.values())) > 1, printed
