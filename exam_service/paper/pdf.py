@@ -26,7 +26,8 @@ lines shaped and in visual order (`exam_service.typeset`); layouts are measured 
 faces, so wrapping, shading and pagination hold for any text.
 
 Where things sit on an answer sheet comes from `exam_service.paper.sheet`, which the scanner
-reads too.
+reads too: bubble rows, write-in boxes, and a numeric question's digit grid (boxes over a
+minus, decimal-point and 0-9 bubbles), which the booklet tells the candidate how to fill.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ MATCHING_HINT = (
 NUMERIC_INSTRUCTION = (
     "Numeric: write the number in the boxes of the question's grid on the answer sheet, one "
     "digit or the decimal point per box (a minus sign in the first box if it is negative), "
-    "and fill the bubble of each under its box, e.g. -12.5."
+    "and fill the bubble under each box: for -12.5 the minus, 1, 2, the point and 5."
 )
 STANDARD_INSTRUCTIONS = (
     "Mark every answer on your answer sheet: answers written in this booklet are not marked.",
@@ -598,8 +599,10 @@ def _cover(doc: PaperExamDocument, form: PrintedForm, width: float, cache: Layou
     block.gap(14)
     block.rows.append(_Row(18.0, (_Run(0, SUBHEADING, "Instructions"),)))
     given = [clean_text(text, INSTRUCTION_TEXT) for text in doc.instructions[:INSTRUCTIONS_SHOWN]]
-    numeric = [NUMERIC_INSTRUCTION] if any(q.type == "numeric" for q in form.questions) else []
-    for text in [*given, *STANDARD_INSTRUCTIONS, *numeric]:
+    standard = list(STANDARD_INSTRUCTIONS)
+    if any(question.type == "numeric" for question in form.questions):
+        standard.insert(-1, NUMERIC_INSTRUCTION)  # with the other types, before the pen
+    for text in [*given, *standard]:
         block.labelled(
             _label(0, BODY, "\u2022"), cache.rows(text, BODY, INSTRUCTION_TEXT, width - 14, 14)
         )
