@@ -4,6 +4,7 @@ rule for numbers, what the loader accepts and refuses (with the fix), and `bank 
 
 from __future__ import annotations
 
+import random
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from exam_service.bank import templates
 from exam_service.bank.lint import lint_bank, template_findings
 from exam_service.bank.loader import Problem, load_bank
 from exam_service.exams import delivery
-from exam_service.exams.assembly import ExamSpec, PoolQuestion, assemble, layout_of
+from exam_service.exams.assembly import ExamSpec, PoolQuestion, assemble, layout_of, serve_one
 from exam_service.paper.forms import make_forms, printed_form
 from tests.conftest import FIXTURE_BANK
 
@@ -323,3 +324,24 @@ def test_each_paper_form_draws_its_own_numbers_and_prints_them(bank: Path) -> No
         assert paper.options[ord(form.key[0]) - ord("A")] == total
         printed[code] = (values["gpus"], values["per_gpu"])
     assert len(set(printed.values())) > 1, printed
+
+
+def test_adaptive_practice_draws_each_served_template_from_its_own_seed(bank: Path) -> None:
+    spec = next(q for q in load_bank(bank).questions if q.id == "template-iterations")
+    question = PoolQuestion(
+        question_id=spec.id,
+        revision_id=1,
+        objective="D3",
+        difficulty="easy",
+        case_id=None,
+        type="numeric",
+        template=templates.drawable(spec.content),
+    )
+    served = [
+        layout_of(serve_one(question, 1, "D3", True, random.Random(seed))) for seed in range(20)
+    ]
+    assert served[0] == layout_of(serve_one(question, 1, "D3", True, random.Random(0)))
+    for layout in served:
+        values = layout["values"]
+        assert layout["key"] == values["samples"] // values["batch"]
+    assert len({layout["seed"] for layout in served}) == 20
