@@ -268,8 +268,20 @@ def test_instructor_and_admin_pages_pass_axe(serve: Any, page: Page) -> None:
         },
     )
     running = api(server, "POST", "/api/v1/attempts", candidate, {"sitting_id": sitting["id"]})
+    upcoming = {
+        "blueprint_id": "starter-mock",
+        "cohort_ids": [cohort["id"]],
+        "name": "Afternoon sitting",
+        "opens_at": (now + timedelta(hours=1)).isoformat(),
+        "access_code": "blue-42",
+    }
+    api(server, "POST", "/api/v1/sittings", instructor, upcoming)
     audit = Audit(page, server)
 
+    server.sign_in(page, "candidate")
+    expect(page.locator("#sittings")).to_contain_text("Afternoon sitting")
+    audit("dashboard (candidate, a sitting open and one upcoming)")
+    page.get_by_role("button", name="Sign out").click()
     server.sign_in(page, "instructor")
     audit("dashboard (instructor)")
     page.goto(f"{server.url}/bank")
@@ -376,4 +388,4 @@ def test_instructor_and_admin_pages_pass_axe(serve: Any, page: Page) -> None:
     audit("users, a change refused")
     page.goto(f"{server.url}/account/password?changed=1")
     audit("change password, done (admin)")
-    audit.check(pages=30)
+    audit.check(pages=31)

@@ -166,6 +166,28 @@ async def test_item_report_by_hand(
     assert any(line.startswith("churn-algorithm,1,single,D2.1.2,5,5,1.0,,") for line in lines)
 
 
+async def test_item_analysis_page_as_its_form_sends_it(
+    client: Client, people: dict[str, Person], hand_cohort: dict[str, Any]
+) -> None:
+    """The form's "All my cohorts" sends an empty cohort_id: the report over every cohort,
+    as with no cohort_id at all; a cohort's id narrows it; anything else is a 400 naming
+    the field."""
+    headers = people["instructor"].headers
+    for cohort in ("", str(hand_cohort["cohort_id"])):
+        page = await client.get(
+            "/items", params={"blueprint_id": "fixed", "cohort_id": cohort}, headers=headers
+        )
+        assert page.status_code == 200, page.text
+        assert "5 attempts." in page.text and "algorithm-match" in page.text
+    refused = await client.get(
+        "/items",
+        params={"blueprint_id": "fixed", "cohort_id": "first"},
+        headers=headers | {"accept": "application/json"},
+    )
+    assert refused.status_code == 400
+    assert "cohort_id must be a cohort's id" in refused.json()["detail"]
+
+
 async def _choices_and_objective_rows(url: str) -> tuple[list[Any], list[Any]]:
     engine = create_engine(url)
     try:

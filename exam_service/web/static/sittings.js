@@ -169,8 +169,11 @@
       tick();
       $("live-updated").textContent = "Updated " + utc(data.server_time) + " UTC; refreshes every " + every / 1000 + " seconds.";
       $("live-error").hidden = true;
+      $("live-error").textContent = "";
     } catch (err) {
-      $("live-error").textContent = "Could not refresh (" + err.message + "); trying again in " + every / 1000 + " seconds.";
+      // an alert: said when the refresh starts failing or the reason changes, not every try
+      const text = "Could not refresh (" + err.message + "); trying again every " + every / 1000 + " seconds.";
+      if ($("live-error").textContent !== text) $("live-error").textContent = text;
       $("live-error").hidden = false;
     }
     setTimeout(refresh, every);
