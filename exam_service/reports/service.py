@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Select,
     Subquery,
@@ -428,7 +429,9 @@ async def item_report(
     ("wrong:1150"); the pass groups them by band only (`_answer_group`), so their rows stay
     few too, and one more grouped query over just the numeric revisions (by the
     revision_id index) counts their most common values that were not right
-    (`_numeric_values`)."""
+    (`_numeric_values`), for those revisions only that had such answers. Only rows of the
+    bank's numeric revisions go through the band expression; with none, the pass groups
+    by `chosen` as it is."""
     await get_blueprint(session, blueprint_id)
     if cohort_id is not None:
         await owned_cohort(session, viewer, cohort_id)
@@ -438,7 +441,11 @@ async def item_report(
     chosen = selected_attempts(blueprint_id, users, sitting_id=sitting_id)
     n, upper, lower = await _attempts_and_groups(session, chosen)
     total = AttemptItem.attempt_score
-    keys = (AttemptItem.revision_id, AttemptItem.scored, _answer_group(), AttemptItem.points)
+    numeric_revisions = (
+        await session.scalars(select(QuestionRevision.id).where(QuestionRevision.type == "numeric"))
+    ).all()
+    answers = _answer_group(numeric_revisions)
+    keys = (AttemptItem.revision_id, AttemptItem.scored, answers, AttemptItem.points)
     rows = await session.execute(
         select(
             *keys,
@@ -456,7 +463,11 @@ async def item_report(
         tallies.setdefault(revision_id, ItemTally()).add(bool(scored), chosen_ids, points, sums)
     revisions = await _revisions(session, list(tallies))
     parameters = await revision_parameters(session, list(tallies))
-    numeric_ids = [rid for rid, (revision, _) in revisions.items() if revision.type == "numeric"]
+    numeric_ids = [
+        rid
+        for rid, (revision, _) in revisions.items()
+        if revision.type == "numeric" and _has_wrong_values(tallies[rid])
+    ]
     values = await _numeric_values(session, chosen, numeric_ids)
     items = [
         _with_parameters(
@@ -484,18 +495,32 @@ COMMON_VALUES = 5
 """How many of a numeric item's most common values that were not right the report lists."""
 
 
-def _answer_group() -> ColumnElement[Any]:
-    """`chosen` as the item pass groups it: a numeric answer by its band alone ("wrong:"),
-    anything else as it is. The constants are written into the SQL (not bound), so that
-    PostgreSQL sees the GROUP BY expression as the same as the selected one."""
-    column = AttemptItem.chosen
-    return case(
+def _answer_group(numeric_revisions: Sequence[int]) -> ColumnElement[Any]:
+    """`chosen` as the item pass groups it: a numeric revision's answer by its band alone
+    ("wrong:"), anything else as it is. The constants are written into the SQL (not bound),
+    so that PostgreSQL sees the GROUP BY expression as the same as the selected one; the
+    rows of other revisions only pay an integer comparison instead of having their text
+    tested against the three bands."""
+    column: ColumnElement[Any] = AttemptItem.chosen.expression
+    if not numeric_revisions:
+        return column
+    ids = ", ".join(str(int(rid)) for rid in sorted(numeric_revisions))
+    band = case(
         *(
             (column.like(literal_column(f"'{band}:%'")), literal_column(f"'{band}:'"))
             for band in NUMERIC_BANDS
         ),
         else_=column,
     )
+    return case(
+        (literal_column(f"attempt_items.revision_id IN ({ids})", Boolean), band),
+        else_=column,
+    )
+
+
+def _has_wrong_values(tally: ItemTally) -> bool:
+    """Whether any answer to a numeric item fell in the partial or wrong band."""
+    return any(tally.choices.get(f"{band}:", [0])[0] for band in ("partial", "wrong"))
 
 
 async def _numeric_values(
