@@ -29,14 +29,22 @@ FOCUSED = """() => {
 
 OUTLINED = """() => {
   const e = document.activeElement;
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
   const drawn = (n) => {
     const style = getComputedStyle(n);
-    return style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+    const contrast = 1.05 / (luminance(style.outlineColor) + 0.05);  // against white
+    return style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 && contrast >= 3;
   };
   return drawn(e) || (e.closest("label.option") !== null && drawn(e.closest("label.option")));
 }"""
 """Whether the focused control (or the option row around a radio or checkbox) draws a
-visible outline."""
+visible outline, at least 3:1 against the white of the cards (WCAG 1.4.11)."""
 
 
 def focused(page: Page) -> str:
