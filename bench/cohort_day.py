@@ -355,6 +355,8 @@ async def check_database(database_url: str, candidates: list[Candidate]) -> Chec
     for (attempt_id, position), answer in stored.items():
         if answer and types.get((attempt_id, position)) in ("single", "multiple"):
             expected_choices[attempt_id] += len(answer)
+        elif answer is not None and types.get((attempt_id, position)) == "numeric":
+            expected_choices[attempt_id] += 1  # its band and number, "wrong:1150"
     for row in attempts:
         checks.status[row.status] += 1
         checks.ungraded += row.id not in results

@@ -183,7 +183,8 @@ def timestamp(text: str) -> float:
 
 def random_answer(item: dict[str, Any], rng: random.Random) -> Any:
     """A random answer the app accepts for an item as the candidate sees it, already in the
-    form the app stores (multiple: letters sorted; matching: prompts in shown order), so
+    form the app stores (multiple: letters sorted; matching: prompts in shown order;
+    numeric: a whole number), so
     that what was sent can be compared with the `responses` row as it is."""
     options = [o["id"] for o in item["options"]]
     if item["type"] == "single":
@@ -195,6 +196,8 @@ def random_answer(item: dict[str, Any], rng: random.Random) -> Any:
     if item["type"] == "matching":
         choices = [c["id"] for c in item["choices"]]
         return {p["id"]: rng.choice(choices) for p in item["prompts"]}
+    if item["type"] == "numeric":  # a whole number: stored as sent
+        return rng.randint(0, 2000)
     raise ValueError(f"unknown item type {item['type']!r}")
 
 
