@@ -9,7 +9,8 @@ The ratio must hold in wall time and in CPU time (this process and its waited-fo
 other jobs on a shared machine slow AMC's chain of processes more than one Python loop.
 
 The document is built without a database, the way `exam_service.paper.service.document`
-builds it: the default bank is loaded (`load_bank`), its questions become `PoolQuestion`s
+builds it: the default bank is loaded (`load_bank`), its choice questions (not numeric:
+AMC's exam here is four-option multiple choice) become `PoolQuestion`s
 (revision ids numbered in bank order), `assemble` draws N questions with a fixed seed (one
 whose draw includes cases, so case scenarios are printed too), `make_forms` lays them out in
 26 forms (A-Z), and each form's questions get their display texts (`shown`) and key
@@ -151,7 +152,10 @@ def draw(question_count: int) -> Draw:
     bank = load_bank(ROOT / "question_bank")
     if not bank.ok:
         raise RuntimeError(f"the default bank has problems: {bank.problems[:3]}")
-    revisions = {number: spec for number, spec in enumerate(bank.questions, 1)}
+    # Choice questions only: AMC's exam here is 4-option multiple choice, so both sides
+    # print the same questions (numeric ones would be digit grids on our side alone).
+    choice = [spec for spec in bank.questions if spec.type != "numeric"]
+    revisions = {number: spec for number, spec in enumerate(choice, 1)}
     pool = [pool_question(spec, number) for number, spec in revisions.items()]
     chosen = assembly.assemble(assembly.ExamSpec(question_count=question_count), pool, {}, SEED)
     return Draw(revisions, pool, list(chosen))
