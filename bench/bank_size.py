@@ -511,8 +511,6 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
                     measure_starts(big, baseline, args.starts)
                     if n == 0:  # the default bank's own figures, from the first pairing
                         baseline.outcome.starts_ms = list(big.outcome.baseline_starts_ms)
-                        show(baseline.outcome)
-                        ok &= record(baseline.outcome, True)
                     measure_lists(big, list_queries(), args.repeats)
                     big.outcome.rss_after_mib, big.outcome.rss_peak_mib = rss_mib(big.pid())
                 finally:
@@ -520,6 +518,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
                 show(big.outcome)
                 ok &= record(big.outcome, False)
                 shutil.rmtree(bank_path)
+            if baseline.outcome.starts_ms:
+                baseline.outcome.rss_after_mib, baseline.outcome.rss_peak_mib = rss_mib(
+                    baseline.pid()
+                )
+                show(baseline.outcome)
+                ok &= record(baseline.outcome, True)
         finally:
             baseline.stop()
     return ok

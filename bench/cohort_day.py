@@ -631,7 +631,16 @@ def main(argv: list[str] | None = None) -> int:
             "passed",
             not result.broken,
         )
-        summary_row("cohort day", scenario, "save p99", f"{save_p99:.0f} ms")
+        save_p50 = percentile(t.latencies_ms["save"], 0.5)
+        tail = save_p99 / save_p50 if save_p50 > 0 else float("inf")
+        summary_row(
+            "cohort day",
+            scenario,
+            "save p50 / p99",
+            f"{save_p50:.0f} / {save_p99:.0f} ms ({tail:.1f}x)",
+            "p99 <= 5x p50",
+            tail <= 5,
+        )
         broken = broken or result.broken
     return 1 if broken else 0
 

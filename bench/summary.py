@@ -29,8 +29,9 @@ from common import SUMMARY_ENV, summary_row  # noqa: E402  (the bench folder is 
 
 COLUMNS = ("bench", "scenario", "figure", "value", "target", "verdict")
 WALL_TIME = "wall time"
-BUDGET_MINUTES = 15
-"""What the whole of `make bench` should take on the 2-core development machine."""
+BUDGET_MINUTES = 30
+"""What the whole of `make bench` should take on the 2-core development machine (15 before
+heavy, irt, db_restart, sitting_zip and bank_size joined it)."""
 
 
 def run(script: str, args: list[str]) -> int:
