@@ -306,3 +306,26 @@ async def test_qti_export_carries_numeric_items(client: Client, people: dict[str
     assert '<qti-equal tolerance-mode="relative" tolerance="2"' in item
     assert "items/iterations-per-epoch.xml" in archive.read("imsmanifest.xml").decode()
     assert "iterations-per-epoch" in archive.read("assessment-test.xml").decode()
+
+
+async def test_a_template_is_exported_as_one_drawn_instance(
+    client: Client, people: dict[str, Person]
+) -> None:
+    teacher = people["instructor"]
+    templates = Path(__file__).parents[1] / "fixtures" / "templates" / "templates.yaml"
+    created = await send(client, teacher, "templates.yaml", templates.read_bytes())
+    assert created.status_code == 200 and created.json()["created"] == 2, created.text
+    for fmt in ("gift", "moodle-xml"):
+        exported = await client.get(
+            "/api/v1/bank/export", params={"format": fmt}, headers=teacher.headers
+        )
+        assert exported.status_code == 200
+        assert (
+            "template-iterations: a template, drawn anew for every attempt; this format cannot "
+            "carry its variables, so one drawn instance is written (batch = "
+        ) in exported.text
+        assert "{samples}" not in exported.text
+    yaml_export = await client.get(
+        "/api/v1/bank/export", params={"format": "yaml"}, headers=teacher.headers
+    )
+    assert "samples % batch == 0" in yaml_export.text  # the bank's own format keeps it whole

@@ -6,6 +6,7 @@ within the tolerance."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -573,3 +574,81 @@ def test_qti_numeric_items_are_in_the_manifest_and_the_test() -> None:
         for r in files["assessment-test.xml"].iter(f"{NS}qti-assessment-item-ref")
     ]
     assert refs == [q.id for q in ROUND_TRIP]
+
+
+# --- templates ------------------------------------------------------------------------------
+
+TEMPLATES = Path(__file__).parents[1] / "fixtures" / "templates" / "templates.yaml"
+
+
+@pytest.fixture(scope="module")
+def template_specs() -> list[QuestionSpec]:
+    result = parse_import("templates.yaml", TEMPLATES.read_bytes(), "yaml", OBJECTIVES)
+    assert result.errors == [] and len(result.specs) == 2
+    assert all(q.content.get("template") for q in result.specs)
+    return result.specs
+
+
+def test_yaml_export_keeps_a_template_whole(template_specs: list[QuestionSpec]) -> None:
+    body, _, _ = export_bank("yaml", template_specs, OBJECTIVES)
+    assert "answer: iterations\n" in body.decode() and "samples % batch == 0" in body.decode()
+    back = parse_import("bank.yaml", body, None, OBJECTIVES)
+    assert back.errors == []
+    assert [q.content_hash for q in back.specs] == [q.content_hash for q in template_specs]
+
+
+@pytest.mark.parametrize("fmt", ["gift", "moodle-xml"])
+def test_a_template_is_exported_as_one_drawn_instance(
+    template_specs: list[QuestionSpec], fmt: str
+) -> None:
+    iterations, batch = template_specs
+    body, _, extension = export_bank(fmt, template_specs, OBJECTIVES)
+    text = body.decode()
+    values = iterations.content["template"]["variables"]
+    assert set(values) == {"samples", "batch"}
+    note = re.search(
+        r"template-iterations: a template, drawn anew for every attempt; this format cannot "
+        r"carry its variables, so one drawn instance is written \((batch = \d+, samples = "
+        r"[\d,]+, iterations = [\d,]+, product = [\d,]+)\)",
+        text,
+    )
+    assert note, text[:1500]
+    drawn = dict(pair.split(" = ") for pair in note[1].split(", "))
+    samples, size = int(drawn["samples"].replace(",", "")), int(drawn["batch"])
+    assert iterations.content["key"] == samples // size  # the bank's reference draw
+    assert "{samples}" not in text and "{total}" not in text
+
+    back = by_id(parse_import(f"t.{extension}", body, None, OBJECTIVES))
+    numeric_back = back["template-iterations"]
+    assert numeric_back.content["key"] == samples // size
+    assert numeric_back.stem.startswith(f"A training set has {drawn['samples']} samples")
+    assert numeric_back.content["rationale"] == (
+        f"{drawn['samples']} samples / {size} samples per batch = {drawn['iterations']} iterations."
+    )
+    assert numeric_back.content["mistakes"] == [
+        {
+            "value": samples * size,
+            "rationale": f"{drawn['product']} multiplies the samples by the batch size; "
+            "divide them.",
+        }
+    ]
+    assert "template" not in numeric_back.content
+    single = back["template-global-batch"]
+    options = {o["text"] for o in single.content["options"]}
+    assert not any("{" in t for t in options)
+    (right,) = [o["text"] for o in single.content["options"] if o["id"] in single.content["key"]]
+    gpus = re.search(r"on (\d+) GPUs with a batch of (\d+)", single.stem)
+    assert gpus and int(right.replace(",", "")) == int(gpus[1]) * int(gpus[2])
+    assert batch.id == single.id
+
+
+def test_a_template_item_in_qti_is_one_drawn_instance_with_a_comment(
+    template_specs: list[QuestionSpec],
+) -> None:
+    body = export_bank("qti", template_specs, OBJECTIVES)[0]
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        item = archive.read("items/template-iterations.xml").decode()
+    assert "<!-- template-iterations: a template, drawn anew for every attempt" in item
+    assert "{samples}" not in item
+    key = template_specs[0].content["key"]
+    assert f"<qti-value>{key}</qti-value>" in item

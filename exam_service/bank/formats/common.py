@@ -1,7 +1,8 @@
 """What every quiz format module shares: the draft a file is read into, located issues,
 the limits of one import, the text helpers (categories, slugs, ids, credits, XML-safe
-text) and the numbers of numeric questions (`read_number`, `numeric_export`). HTML becomes
-plain text in `html_text.py`.
+text), the numbers of numeric questions (`read_number`, `numeric_export`) and the drawn
+instance that stands for a template (`one_instance`). HTML becomes plain text in
+`html_text.py`.
 
 Pure: no database, no web framework; the format modules (`gift`, `aiken`, `moodle_xml`,
 `qti`, `yaml_export`) import this module and nothing of each other, and
@@ -10,6 +11,7 @@ Pure: no database, no web framework; the format modules (`gift`, `aiken`, `moodl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
+from exam_service.bank import templates
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 from exam_service.grading import numeric
 
@@ -372,3 +375,33 @@ def numeric_export(q: QuestionSpec) -> NumericExport:
         rationale=content.get("rationale") or "",
         notes=notes,
     )
+
+
+# --- templates ------------------------------------------------------------------------------
+
+INSTANCE_SEED = 0
+"""The draw a template is exported as: the reference draw, whose answer the bank stores."""
+
+
+def one_instance(q: QuestionSpec) -> tuple[QuestionSpec, str | None]:
+    """What formats without variables (GIFT, Moodle XML, QTI here) write of a question: a
+    template becomes one drawn instance (`INSTANCE_SEED`: its stem, options, rationales,
+    explanation, answer and mistakes with the drawn values) and a note saying so, for a
+    comment in the file; any other question is written as it is, with no note."""
+    drawable = templates.drawable(q.content)
+    if drawable is None:
+        return q, None
+    layout = drawable.draw(INSTANCE_SEED)
+    content = templates.instance(q.content, layout)
+    content.pop("template", None)
+    drawn = layout["values"]
+    # Variables by name (PostgreSQL's JSON keeps no key order), then derived values in order
+    derived = [name for name, _ in q.content["template"].get("derived", [])]
+    names = [*sorted(set(drawn) - set(derived)), *derived]
+    values = ", ".join(f"{name} = {templates.shown_value(drawn[name])}" for name in names)
+    note = (
+        "a template, drawn anew for every attempt; this format cannot carry its variables, "
+        f"so one drawn instance is written ({' '.join(values.split())})"
+    )
+    stem = templates.stem_of(q.stem, layout)
+    return dataclasses.replace(q, stem=stem, content=content), note

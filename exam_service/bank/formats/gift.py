@@ -32,10 +32,11 @@ ignores and this reader takes back.
 
 GIFT cannot carry: difficulty (imports are "medium"), source, cases (exports print the
 case's title and scenario before the stem), option and choice ids, feedback on matching
-pairs (so matching rationales are lost), relative tolerances (written as absolute) and
-ordering questions (left out of exports with a comment). A matching prompt cannot contain
-"->". Essay `{}`, short answer `{=a =b}` and description (no answer block) questions are
-reported as skipped.
+pairs (so matching rationales are lost), relative tolerances (written as absolute),
+templates (a template is written as one drawn instance, `common.one_instance`, with a
+comment naming its values) and ordering questions (left out of exports with a comment).
+A matching prompt cannot contain "->". Essay `{}`, short answer `{=a =b}` and description
+(no answer block) questions are reported as skipped.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from exam_service.bank.formats.common import (
     multiple_grades,
     numeric_export,
     on_moodle_list,
+    one_instance,
     read_number,
     slug,
     too_many_answers,
@@ -531,7 +533,8 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
         "",
     ]
     category: str | None = None
-    for q in questions:
+    for template in questions:
+        q, drawn = one_instance(template)
         if q.type == "ordering":
             out += [f"// {q.id}: left out, GIFT has no ordering questions", ""]
             continue
@@ -543,5 +546,6 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
             out += [f"$CATEGORY: {path}", ""]
             category = path
         tags = [f"// [tag:{tag.replace(']', '')}]" for tag in carried_tags(q)]
-        out += [*tags, *_question_text(q), ""]
+        notes = [f"// {q.id}: {drawn}"] if drawn else []
+        out += [*tags, *notes, *_question_text(q), ""]
     return "\n".join(out)

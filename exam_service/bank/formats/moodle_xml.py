@@ -35,10 +35,12 @@ the answer, with a comment.
 Moodle XML cannot carry: difficulty (imports are "medium"), source, cases (exports print
 the case's title and scenario before the stem), option and choice ids, feedback on
 matching pairs (matching rationales are lost), relative tolerances (written as absolute),
-pictures and other media (<img> and the like in HTML, `<file>` attachments and the old
-`<image>`: dropped, each named in a warning) and ordering questions (left out of exports,
-with a comment). Every other question type (essay, shortanswer, cloze/multianswer,
-description, calculated, drag and drop, random...) is reported as skipped.
+templates (a template is written as one drawn instance, `common.one_instance`, with a
+comment naming its values), pictures and other media (<img> and the like in HTML,
+`<file>` attachments and the old `<image>`: dropped, each named in a warning) and
+ordering questions (left out of exports, with a comment). Every other question type
+(essay, shortanswer, cloze/multianswer, description, calculated, drag and drop,
+random...) is reported as skipped.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from exam_service.bank.formats.common import (
     multiple_grades,
     numeric_export,
     on_moodle_list,
+    one_instance,
     read_number,
     shorten,
     slug,
@@ -525,7 +528,8 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
         "questions; a case is printed before its questions' stems.",
     )
     category: str | None = None
-    for q in questions:
+    for template in questions:
+        q, drawn = one_instance(template)
         if q.type == "ordering":
             _comment(quiz, f"{q.id}: left out, Moodle XML has no ordering questions")
             continue
@@ -537,6 +541,8 @@ def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec
             holder = ET.SubElement(quiz, "question", {"type": "category"})
             _simple(ET.SubElement(holder, "category"), "text", xml_safe(path))
             category = path
+        if drawn:
+            _comment(quiz, f"{q.id}: {drawn}")
         if q.type == "numeric":
             for note in _numeric_notes(q):
                 _comment(quiz, note)

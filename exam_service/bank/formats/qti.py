@@ -21,7 +21,9 @@ not carried (they only choose a rationale, which QTI items here do not show).
 
 QTI carries the stem, the options, the key and the scoring. This export does not carry
 rationales and explanations (templates set no feedback outcome), difficulty, source or
-tags; a case is printed before its question's stem in every item that uses it. Export
+tags; a case is printed before its question's stem in every item that uses it. A question
+template is written as one drawn instance (`common.one_instance`), with a comment in its
+item naming the values (QTI's own template processing is not written). Export
 only: there is no QTI import.
 """
 
@@ -34,7 +36,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from exam_service.bank.formats.common import text_paragraphs, xml_safe
+from exam_service.bank.formats.common import one_instance, text_paragraphs, xml_safe
 from exam_service.bank.loader import ObjectiveSpec, QuestionSpec
 from exam_service.grading import numeric
 
@@ -143,8 +145,8 @@ def _numeric_scoring(item: ET.Element, content: Mapping[str, Any]) -> None:
     _set_score(_el(condition, "qti-response-else"), "0")
 
 
-def item_xml(q: QuestionSpec) -> ET.Element:
-    """The qti-assessment-item of one question."""
+def item_xml(q: QuestionSpec, note: str | None = None) -> ET.Element:
+    """The qti-assessment-item of one question; `note` (a template's) as a comment in it."""
     content = q.content
     item = _el(
         None,
@@ -158,6 +160,8 @@ def item_xml(q: QuestionSpec) -> ET.Element:
             f"{{{XSI}}}schemaLocation": f"{QTI} {SCHEMA}",
         },
     )
+    if note:
+        item.append(ET.Comment(" " + xml_safe(f"{q.id}: {note}").replace("--", "- -") + " "))
     template = "match_correct"
     if q.type == "numeric":
         _response(item, "single", "float", [numeric.number_text(content["key"])])
@@ -336,12 +340,15 @@ def _document(element: ET.Element) -> bytes:
 
 
 def export(questions: Sequence[QuestionSpec], objectives: Sequence[ObjectiveSpec]) -> bytes:
-    """The QTI 3.0 package of the questions, as zip bytes."""
+    """The QTI 3.0 package of the questions, as zip bytes; a template as one drawn
+    instance (`common.one_instance`) with a comment in its item."""
+    drawn = [one_instance(q) for q in questions]
+    questions = [q for q, _ in drawn]
     files = [
         ("imsmanifest.xml", _document(manifest_xml(questions))),
         ("assessment-test.xml", _document(assessment_test_xml(questions, objectives))),
     ]
-    files += [(f"items/{identifier(q.id)}.xml", _document(item_xml(q))) for q in questions]
+    files += [(f"items/{identifier(q.id)}.xml", _document(item_xml(q, note))) for q, note in drawn]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
         for name, data in files:

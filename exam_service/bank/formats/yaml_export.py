@@ -1,7 +1,8 @@
 """Questions written back as a bank questions file (YAML), round-trip exact.
 
-The bank's own format carries everything: loading the exported file with the loader
-gives the same content hashes. Option and prompt ids are written only where they differ
+The bank's own format carries everything, templates included (their variables, derived
+values, constraints and expressions): loading the exported file with the loader gives the
+same content hashes. Option and prompt ids are written only where they differ
 from the defaults the loader gives (a, b, c... and p1, p2...); the cases the questions
 use are written under `cases:`. Questions imported with an empty rationale or
 explanation are written as they are (""), and the loader then asks for the missing text.
@@ -55,8 +56,11 @@ def _question(q: QuestionSpec) -> dict[str, Any]:
         "objectives": _Flow(q.objectives),
         "difficulty": q.difficulty,
         "source": q.source,
-        "stem": q.stem,
     }
+    template = content.get("template")
+    if template:
+        out |= _template(template)
+    out["stem"] = q.stem
     if q.type == "multiple":
         out["choose"] = content["choose"]
     if q.type == "numeric":
@@ -92,9 +96,22 @@ def _question(q: QuestionSpec) -> dict[str, Any]:
     return out
 
 
+def _template(template: dict[str, Any]) -> dict[str, Any]:
+    """A template's variables, derived values and constraints as its bank file wrote them."""
+    out: dict[str, Any] = {"variables": {n: dict(v) for n, v in template["variables"].items()}}
+    if template.get("derived"):
+        out["derived"] = {name: text for name, text in template["derived"]}
+    if template.get("constraints"):
+        out["constraints"] = list(template["constraints"])
+    return out
+
+
 def _numeric(content: dict[str, Any]) -> dict[str, Any]:
-    """A numeric question's fields, as the loader reads them back to the same content."""
-    out: dict[str, Any] = {"answer": content["key"]}
+    """A numeric question's fields, as the loader reads them back to the same content: a
+    template's answer and mistakes as its expressions (the content holds their values at
+    the reference draw)."""
+    template = content.get("template") or {}
+    out: dict[str, Any] = {"answer": template.get("answer", content["key"])}
     if content.get("tolerance"):
         out["tolerance"] = content["tolerance"]
     if content.get("unit") is not None:
@@ -103,7 +120,11 @@ def _numeric(content: dict[str, Any]) -> dict[str, Any]:
         out["partial"] = dict(content["partial"])
     out["rationale"] = content["rationale"]
     if content.get("mistakes"):
-        out["mistakes"] = [dict(m) for m in content["mistakes"]]
+        values = template.get("mistakes") or [m["value"] for m in content["mistakes"]]
+        out["mistakes"] = [
+            {"value": value, "rationale": m["rationale"]}
+            for value, m in zip(values, content["mistakes"], strict=True)
+        ]
     return out
 
 
