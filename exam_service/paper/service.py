@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exam_service.auth.access import may_see_user
 from exam_service.auth.schemas import CurrentUser
+from exam_service.bank.templates import TemplateError
 from exam_service.db import utcnow
 from exam_service.errors import Conflict, InvalidInput, NotFound
 from exam_service.exams import assembly
@@ -104,9 +105,14 @@ async def create_paper_exam(
         assert seed is not None
         try:
             chosen = assembly.assemble(exam_spec(blueprint), pool, parents, seed)
+            laid_out = make_forms(chosen, pool, forms, seed, blueprint.shuffle_options)
         except assembly.ShortOfQuestions as exc:
             raise InvalidInput(str(exc)) from None
-        laid_out = make_forms(chosen, pool, forms, seed, blueprint.shuffle_options)
+        except TemplateError as exc:
+            raise Conflict(
+                f"a question template of this blueprint cannot be drawn: {exc}; an instructor "
+                "should correct it (exam-service bank lint finds such templates)"
+            ) from None
         fitting = fitting or (seed, laid_out)
         if sheet_problem(laid_out, pool, paper) is None:
             fitting = (seed, laid_out)
