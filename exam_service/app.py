@@ -98,7 +98,9 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-WARM_UP_SECONDS = 30
+WARM_UP_SECONDS = 120
+"""Past it the pool is left to the first start (100,000 questions on SQLite: 15-20 s on a busy
+2-core machine)."""
 
 
 async def warm_question_pool(sessions: async_sessionmaker[AsyncSession]) -> None:

