@@ -74,6 +74,8 @@ class QuestionRevision(Base):
         Index("ix_question_revisions_content_hash", "content_hash"),
         # the question list's type and difficulty filters, and their count, from the index
         Index("ix_question_revisions_listing", "type", "difficulty", "question_id", "number"),
+        # a revision's question and number by id without reading its content
+        Index("ix_question_revisions_id_question", "id", "question_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,13 +102,15 @@ class RevisionObjective(Base):
     """Tags a question revision with an objective; position 0 is the primary objective."""
 
     __tablename__ = "revision_objectives"
+    # an objective's revisions from the index alone (the question list's objective filter)
+    __table_args__ = (
+        Index("ix_revision_objectives_objective_id_revision_id", "objective_id", "revision_id"),
+    )
 
     revision_id: Mapped[int] = mapped_column(
         ForeignKey("question_revisions.id", ondelete="CASCADE"), primary_key=True
     )
-    objective_id: Mapped[int] = mapped_column(
-        ForeignKey("objectives.id"), primary_key=True, index=True
-    )
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
 
     objective: Mapped[Objective] = relationship()
