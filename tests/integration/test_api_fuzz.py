@@ -186,6 +186,7 @@ def usable_bodies(cohort_id: int) -> dict[str, dict[str, Any]]:
             "time_limit_seconds": None,
             "access_code": None,
         },
+        "POST /api/v1/cohorts": {"owner_id": None},
         "POST /api/v1/cohorts/{cohort_id}/members": {"usernames": ["candidate"], "user_ids": []},
     }
 
