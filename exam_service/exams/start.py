@@ -28,6 +28,15 @@ from exam_service.models import Accommodation, Attempt, AttemptItem, Blueprint
 logger = logging.getLogger(__name__)
 
 
+def undrawable(exc: TemplateError) -> Conflict:
+    """The refusal when a question template of the blueprint cannot be drawn (an attempt's
+    start or a paper exam's forms)."""
+    return Conflict(
+        f"a question template of this blueprint cannot be drawn: {exc}; an instructor "
+        "should correct it (exam-service bank lint finds such templates)"
+    )
+
+
 def snapshot(row: Blueprint) -> dict[str, Any]:
     """The blueprint settings grading and review need, fixed for the attempt's life (and
     an adaptive attempt's stop rule)."""
@@ -180,10 +189,7 @@ async def _open(
         except assembly.ShortOfQuestions as exc:
             raise Conflict(str(exc)) from None
         except TemplateError as exc:
-            raise Conflict(
-                f"a question template of this blueprint cannot be drawn: {exc}; an instructor "
-                "should correct it (exam-service bank lint finds such templates)"
-            ) from None
+            raise undrawable(exc) from None
     now = utcnow()
     settings = snapshot(blueprint)
     if place is None:

@@ -24,7 +24,7 @@ from exam_service.exams.blueprints import exam_spec, get_blueprint
 from exam_service.exams.closing import close_attempt
 from exam_service.exams.delivery import AnswerRejected, answer_spec
 from exam_service.exams.pool import objective_parents, question_pool
-from exam_service.exams.start import snapshot
+from exam_service.exams.start import snapshot, undrawable
 from exam_service.grading.numeric import number_text, numeric_key
 from exam_service.models import (
     Attempt,
@@ -109,10 +109,7 @@ async def create_paper_exam(
         except assembly.ShortOfQuestions as exc:
             raise InvalidInput(str(exc)) from None
         except TemplateError as exc:
-            raise Conflict(
-                f"a question template of this blueprint cannot be drawn: {exc}; an instructor "
-                "should correct it (exam-service bank lint finds such templates)"
-            ) from None
+            raise undrawable(exc) from None
         fitting = fitting or (seed, laid_out)
         if sheet_problem(laid_out, pool, paper) is None:
             fitting = (seed, laid_out)
