@@ -8,12 +8,23 @@ candidates alternate between them). A blueprint `bench-cohort` (the `seed-mock` 
 items, with `--time-limit` seconds and `--grace` seconds of grace) is inserted directly;
 the candidates and their tokens are made in the database (no sign-ins).
 
-Each candidate (an asyncio task; all requests share one httpx client per instance, with at
-most `--concurrency` requests in flight) starts the exam at a random moment within
-`--start-spread` seconds, answers every item in a random order with think time between
-saves (uniform between `--think-min` and `--think-max` seconds, scaled so the saves fill
-about 60% of the time limit), changes a share of its answers (`--changes`), and stops
-saving 2 s before its deadline. Then, by role:
+The candidates are split over `--clients` client processes (default 4), so that no one
+event loop has to drive the whole class: on this 2-core machine one process driving 500
+candidates was itself stalled for a good part of every second, and a reply that arrives
+while the loop is stalled waits, which the latency figures then charge to the server. Each
+process runs its candidates as asyncio tasks with one httpx client per instance and its
+share of the `--concurrency` requests in flight, measures its own requests, and sends its
+latencies, statuses and candidates back to this process, which computes the percentiles
+over all of them. Each process also runs a ticker (a 10 ms sleep, again and again) and
+records every tick that wakes 5 ms or more late, and whether the process was on a CPU
+meanwhile (its own work) or waiting for one (other processes); each save's time is
+compared with those stalls.
+
+Each candidate starts the exam at a random moment within `--start-spread` seconds, answers
+every item in a random order with think time between saves (uniform between `--think-min`
+and `--think-max` seconds, scaled so the saves fill about 60% of the time limit), changes a
+share of its answers (`--changes`), and stops saving 2 s before its deadline. Then, by
+role:
 
 - submitters (`--submit-share`) submit 0.5-3 s before the deadline;
 - late touchers (half of the rest) wait until after deadline + grace, try one more save
@@ -33,9 +44,12 @@ touch; all three are counted as double grades.
 
 Printed per backend: HTTP errors by phase and status, lost answers, double grades, the
 checks above, p50/p99 latency per phase (start, save, submit, touch; measured from when
-the request got a slot under the concurrency limit) and how long after the grace ended
-the last abandoned attempt was graded. Exit code 1 if any answer was lost, any attempt
-graded twice or not at all, or a run failed; else 0.
+the request got a slot under the concurrency limit), each client process's loop stalls
+(share of its exam, of which on its own CPU work, the worst second, the longest stall),
+the share of all saves' time and of the slowest 1% of saves' time during which their
+client's loop was stalled (an upper bound on what the client adds to them), and how long
+after the grace ended the last abandoned attempt was graded. Exit code 1 if any answer was
+lost, any attempt graded twice or not at all, or a run failed; else 0.
 
 Under `make bench` the headline figures also go to the table it ends with
 (`common.summary_row`; `bench/summary.py` prints it).
@@ -48,11 +62,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import multiprocessing
+import multiprocessing.connection
 import random
 import sys
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +110,8 @@ BLUEPRINT = "bench-cohort"
 PHASES = ("start", "save", "submit", "touch")
 STOP_SAVING_BEFORE = 2.0
 """Seconds before its deadline a candidate stops saving."""
+CLIENTS = 4
+"""Client processes by default."""
 
 
 @dataclass
@@ -106,7 +127,8 @@ class Candidate:
     token: str
     role: str
     """`submit`, `touch-get`, `touch-submit` or `abandon`."""
-    client: httpx.AsyncClient
+    server: int
+    """Index of the app instance this candidate talks to."""
     attempt_id: int | None = None
     deadline: float = 0.0
     sent: list[Sent] = field(default_factory=list)
@@ -128,6 +150,101 @@ class Tally:
     late_saves_refused: int = 0
     """Saves after deadline + grace answered 409, as they must be."""
     late_saves_accepted: int = 0
+    save_stalled_ms: list[float] = field(default_factory=list)
+    """Per save, in the order of `latencies_ms["save"]`: how much of its time the client
+    process's own event loop was stalled (see `Ticker`)."""
+
+    def absorb(self, other: Tally) -> None:
+        """Add another client process's tally to this one."""
+        for phase in PHASES:
+            self.latencies_ms[phase] += other.latencies_ms[phase]
+            self.statuses[phase].update(other.statuses[phase])
+        self.transport_errors.update(other.transport_errors)
+        self.late_saves_refused += other.late_saves_refused
+        self.late_saves_accepted += other.late_saves_accepted
+        self.save_stalled_ms += other.save_stalled_ms
+
+
+TICK_S = 0.01
+"""The ticker's period."""
+STALL_MS = 5.0
+"""A tick at least this late counts, with all of its lateness, as a stall of the loop."""
+
+
+@dataclass
+class Stalls:
+    """One client process's event-loop stalls over its exam."""
+
+    client: int
+    candidates: int
+    seconds: float = 0.0
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    """(due, woke) of each late tick, `time.perf_counter()` seconds, in order."""
+    busy_s: float = 0.0
+    """Of the stalled time, what the process spent on a CPU (its own work); the rest it
+    waited for a CPU (other processes on the machine)."""
+
+    @property
+    def stalled_s(self) -> float:
+        return sum(woke - due for due, woke in self.spans)
+
+    @property
+    def share(self) -> float:
+        return self.stalled_s / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def busy_share(self) -> float:
+        return self.busy_s / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def longest_ms(self) -> float:
+        return max((woke - due for due, woke in self.spans), default=0.0) * 1000
+
+    @property
+    def worst_second_ms(self) -> float:
+        """The most stalled time within one second of the exam (by the tick's due time)."""
+        per_second: Counter[int] = Counter()
+        for due, woke in self.spans:
+            per_second[int(due)] += round((woke - due) * 1_000_000)
+        return max(per_second.values(), default=0) / 1000
+
+    def within(self, spans: list[tuple[float, float]]) -> list[float]:
+        """For each (began, ended) span, the ms of it during which the loop was stalled."""
+        starts = [due for due, _ in self.spans]
+        ends = [woke for _, woke in self.spans]
+        before = [0.0]
+        for due, woke in self.spans:
+            before.append(before[-1] + woke - due)
+        out = []
+        for began, ended in spans:
+            first = bisect.bisect_right(ends, began)
+            stop = bisect.bisect_left(starts, ended)
+            if first >= stop:
+                out.append(0.0)
+                continue
+            total = before[stop] - before[first]
+            total -= max(0.0, began - starts[first]) + max(0.0, ends[stop - 1] - ended)
+            out.append(max(0.0, total) * 1000)
+        return out
+
+
+class Ticker:
+    """Sleeps `TICK_S` again and again on the client's loop and records how late it wakes:
+    a late tick is time in which the loop ran other callbacks or the process got no CPU,
+    so a reply that arrived then waited too."""
+
+    def __init__(self, stalls: Stalls) -> None:
+        self.stalls = stalls
+
+    async def run(self) -> None:
+        while True:
+            cpu = time.process_time()
+            due = time.perf_counter() + TICK_S
+            await asyncio.sleep(TICK_S)
+            woke = time.perf_counter()
+            if (woke - due) * 1000 >= STALL_MS:
+                self.stalls.spans.append((due, woke))
+                self.stalls.busy_s += min(woke - due, time.process_time() - cpu)
 
 
 class Load:
@@ -136,6 +253,7 @@ class Load:
     def __init__(self, limit: int, tally: Tally) -> None:
         self.slots = asyncio.Semaphore(limit)
         self.tally = tally
+        self.save_spans: list[tuple[float, float]] = []
 
     async def call(
         self, phase: str, client: httpx.AsyncClient, method: str, url: str, token: str, body: Any
@@ -149,7 +267,10 @@ class Load:
             except httpx.TransportError as exc:
                 self.tally.transport_errors[f"{phase}: {type(exc).__name__}"] += 1
                 return None
-            self.tally.latencies_ms[phase].append((time.perf_counter() - began) * 1000)
+            ended = time.perf_counter()
+            self.tally.latencies_ms[phase].append((ended - began) * 1000)
+            if phase == "save":
+                self.save_spans.append((began, ended))
         self.tally.statuses[phase][reply.status_code] += 1
         return reply
 
@@ -158,13 +279,19 @@ async def sleep_until(moment: float) -> None:
     await asyncio.sleep(max(0.0, moment - time.time()))
 
 
-async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: float) -> None:
+async def sit(
+    candidate: Candidate,
+    client: httpx.AsyncClient,
+    load: Load,
+    args: argparse.Namespace,
+    seed: float,
+) -> None:
     """One candidate's exam, from start to submit (or abandonment)."""
     rng = random.Random(seed)
     await asyncio.sleep(rng.uniform(0, args.start_spread))
     reply = await load.call(
         "start",
-        candidate.client,
+        client,
         "POST",
         "/api/v1/attempts",
         candidate.token,
@@ -190,7 +317,7 @@ async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: 
         candidate.sent.append(sent)
         body = {"answer": answer, "flagged": False}
         reply = await load.call(
-            "save", candidate.client, "PUT", url.format(item["position"]), candidate.token, body
+            "save", client, "PUT", url.format(item["position"]), candidate.token, body
         )
         sent.acked = reply is not None and reply.is_success
     closes = candidate.deadline + args.grace
@@ -198,9 +325,7 @@ async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: 
     if candidate.role == "submit":
         await sleep_until(candidate.deadline - rng.uniform(0.5, 3.0))
         candidate.submit_sent_early = time.time() < candidate.deadline
-        reply = await load.call(
-            "submit", candidate.client, "POST", submit_url, candidate.token, None
-        )
+        reply = await load.call("submit", client, "POST", submit_url, candidate.token, None)
         if reply is not None and reply.is_success:
             candidate.submit_reply = reply.json()["status"]
         return
@@ -210,7 +335,7 @@ async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: 
     item = rng.choice(items)
     late = await load.call(
         "touch",
-        candidate.client,
+        client,
         "PUT",
         url.format(item["position"]),
         candidate.token,
@@ -222,18 +347,16 @@ async def sit(candidate: Candidate, load: Load, args: argparse.Namespace, seed: 
         load.tally.late_saves_accepted += 1
     if candidate.role == "touch-get":
         path = f"/api/v1/attempts/{candidate.attempt_id}"
-        await load.call("touch", candidate.client, "GET", path, candidate.token, None)
+        await load.call("touch", client, "GET", path, candidate.token, None)
     else:
-        await load.call("touch", candidate.client, "POST", submit_url, candidate.token, None)
+        await load.call("touch", client, "POST", submit_url, candidate.token, None)
 
 
-async def exam_day(
-    servers: list[Server], tokens: list[str], args: argparse.Namespace, tally: Tally
-) -> list[Candidate]:
-    per_instance = max(1, args.concurrency // len(servers))
-    limits = httpx.Limits(max_connections=per_instance, max_keepalive_connections=per_instance)
-    timeout = httpx.Timeout(60.0, pool=None)
-    clients = [httpx.AsyncClient(base_url=s.base, timeout=timeout, limits=limits) for s in servers]
+def cast(
+    tokens: list[str], servers: int, args: argparse.Namespace
+) -> tuple[list[Candidate], list[float]]:
+    """Every candidate with its role and instance (they alternate), the same for a seed
+    whatever the number of client processes."""
     rng = random.Random(args.seed)
     roles = []
     for n in range(len(tokens)):
@@ -249,14 +372,46 @@ async def exam_day(
             roles.append("abandon")
     rng.shuffle(roles)
     candidates = [
-        Candidate(token, role, clients[n % len(clients)])
+        Candidate(token, role, n % servers)
         for n, (token, role) in enumerate(zip(tokens, roles, strict=True))
     ]
-    load = Load(args.concurrency, tally)
+    return candidates, [rng.random() for _ in candidates]
+
+
+@dataclass
+class Share:
+    """What one client process gets: its candidates (with their seeds) and its part of
+    `--concurrency`."""
+
+    client: int
+    bases: list[str]
+    candidates: list[Candidate]
+    seeds: list[float]
+    limit: int
+    args: argparse.Namespace
+
+
+async def client_day(share: Share, opens: float) -> tuple[list[Candidate], Tally, Stalls]:
+    """One client process's part of the exam day, from `opens` (epoch seconds)."""
+    per_instance = max(1, share.limit // len(share.bases))
+    limits = httpx.Limits(max_connections=per_instance, max_keepalive_connections=per_instance)
+    timeout = httpx.Timeout(60.0, pool=None)
+    clients = [httpx.AsyncClient(base_url=b, timeout=timeout, limits=limits) for b in share.bases]
+    tally = Tally()
+    load = Load(share.limit, tally)
+    stalls = Stalls(share.client, len(share.candidates))
+    args = share.args
     budget = args.start_spread + args.time_limit + args.grace + 120
+    await sleep_until(opens)
+    began = time.perf_counter()
+    ticker = asyncio.create_task(Ticker(stalls).run())
     try:
-        tasks = [asyncio.create_task(sit(c, load, args, rng.random())) for c in candidates]
+        tasks = [
+            asyncio.create_task(sit(c, clients[c.server], load, args, seed))
+            for c, seed in zip(share.candidates, share.seeds, strict=True)
+        ]
         done, pending = await asyncio.wait(tasks, timeout=budget)
+        stalls.seconds = time.perf_counter() - began
         for task in pending:
             task.cancel()
         for task in done:
@@ -264,9 +419,105 @@ async def exam_day(
         if pending:
             raise RuntimeError(f"{len(pending)} candidates did not finish within {budget:g} s")
     finally:
+        ticker.cancel()
         for client in clients:
             await client.aclose()
-    return candidates
+    tally.save_stalled_ms = stalls.within(load.save_spans)
+    return share.candidates, tally, stalls
+
+
+def client_process(connection: Connection, share: Share) -> None:
+    """The body of one client process: say it is ready, wait for the opening time, sit the
+    exam for its candidates and send back what it measured (or the error)."""
+    try:
+        connection.send("ready")
+        opens = connection.recv()
+        connection.send(("done", asyncio.run(client_day(share, opens))))
+    except BaseException:
+        connection.send(("failed", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def exam_day(
+    servers: list[Server], tokens: list[str], args: argparse.Namespace
+) -> tuple[list[Candidate], Tally, list[Stalls]]:
+    """The class split over `--clients` client processes (spawned, each with its own event
+    loop); their tallies merged."""
+    candidates, seeds = cast(tokens, len(servers), args)
+    count = min(args.clients, len(candidates))
+    shares = [
+        Share(
+            k,
+            [s.base for s in servers],
+            [],
+            [],
+            args.concurrency // count + (k < args.concurrency % count),
+            args,
+        )
+        for k in range(count)
+    ]
+    for n, candidate in enumerate(candidates):
+        share = shares[(n // len(servers)) % count]  # each client talks to every instance
+        share.candidates.append(candidate)
+        share.seeds.append(seeds[n])
+    context = multiprocessing.get_context("spawn")
+    processes = []
+    links: list[Connection] = []
+    try:
+        for share in shares:
+            mine, theirs = context.Pipe()
+            process = context.Process(target=client_process, args=(theirs, share), daemon=True)
+            process.start()
+            theirs.close()
+            processes.append(process)
+            links.append(mine)
+        for k, link in enumerate(links):
+            try:
+                ready = link.poll(120) and link.recv() == "ready"
+            except EOFError:
+                ready = False
+            if not ready:
+                raise RuntimeError(f"client process {k} did not get ready within 120 s")
+        opens = time.time() + 0.5
+        for link in links:
+            link.send(opens)
+        budget = args.start_spread + args.time_limit + args.grace + 180
+        replies: dict[int, tuple[list[Candidate], Tally, Stalls]] = {}
+        waiting = dict(enumerate(links))
+        while waiting:
+            left = opens + budget - time.time()
+            ready = multiprocessing.connection.wait(list(waiting.values()), max(0.0, left))
+            if not ready:
+                raise RuntimeError(f"client processes {sorted(waiting)} sent nothing back")
+            for k, link in list(waiting.items()):
+                if link not in ready:
+                    continue
+                try:
+                    status, body = link.recv()
+                except EOFError:
+                    raise RuntimeError(f"client process {k} died without a reply") from None
+                if status != "done":
+                    raise RuntimeError(f"client process {k} failed:\n{body}")
+                replies[k] = body
+                del waiting[k]
+    finally:
+        for link in links:
+            link.close()
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join(10)
+    tally = Tally()
+    merged: list[Candidate] = []
+    stalls = []
+    for k in range(count):
+        mine, their_tally, their_stalls = replies[k]
+        merged += mine
+        tally.absorb(their_tally)
+        stalls.append(their_stalls)
+    return merged, tally, stalls
 
 
 @dataclass
@@ -406,6 +657,7 @@ class Outcome:
     backend: str
     instances: int
     tally: Tally
+    stalls: list[Stalls]
     checks: Checks
     log_errors: list[str]
     skipped: int
@@ -422,6 +674,20 @@ class Outcome:
             if code >= 500 and code != 503
         )
         return self.checks.duplicate_results + len(self.log_errors) + server_errors
+
+    def save_stall_shares(self) -> tuple[float, float, int]:
+        """The share of all saves' time, and of the slowest saves' (at or over p99), during
+        which their client process's loop was stalled; and how many saves are that slow."""
+        latencies, stalled = self.tally.latencies_ms["save"], self.tally.save_stalled_ms
+        if not latencies:
+            return 0.0, 0.0, 0
+        p99 = percentile(latencies, 0.99)
+        slow = [(ms, s) for ms, s in zip(latencies, stalled, strict=True) if ms >= p99]
+        return (
+            sum(stalled) / max(1e-9, sum(latencies)),
+            sum(s for _, s in slow) / max(1e-9, sum(ms for ms, _ in slow)),
+            len(slow),
+        )
 
     @property
     def broken(self) -> bool:
@@ -463,12 +729,12 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> Outcome
         for server in servers:
             server.wait_ready(60)
         print(
-            f"  {len(tokens)} candidates over {instances} instance(s); exam opens now",
+            f"  {len(tokens)} candidates over {instances} instance(s), from "
+            f"{min(args.clients, len(tokens))} client process(es); exam opens now",
             flush=True,
         )
-        tally = Tally()
         began = time.monotonic()
-        candidates = asyncio.run(exam_day(servers, tokens, args, tally))
+        candidates, tally, stalls = exam_day(servers, tokens, args)
         print(f"  candidates done after {time.monotonic() - began:.1f} s", flush=True)
         waited = time.monotonic()
         limit = args.sweep * 5 + 60
@@ -487,6 +753,7 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> Outcome
             backend,
             instances,
             tally,
+            stalls,
             checks,
             log_errors,
             sum(c.skipped for c in candidates),
@@ -509,6 +776,23 @@ def print_outcome(outcome: Outcome) -> None:
             f"{percentile(t.latencies_ms[phase], 0.5):>9.1f}"
             f"{percentile(t.latencies_ms[phase], 0.99):>9.1f}  {bad or '-'}"
         )
+    print(
+        f"  client loop stalls (a {TICK_S * 1000:g} ms ticker in each client process; a tick "
+        f"{STALL_MS:g} ms or more late counts as stalled):"
+    )
+    for st in outcome.stalls:
+        print(
+            f"    client {st.client}: {st.candidates} candidates, stalled {st.share:.1%} of "
+            f"{st.seconds:.1f} s ({st.busy_share:.1%} on its own CPU work, the rest waiting "
+            f"for a CPU); worst second {st.worst_second_ms:.0f} ms; longest stall "
+            f"{st.longest_ms:.0f} ms"
+        )
+    every, slowest, slow_count = outcome.save_stall_shares()
+    print(
+        f"  save time during which the saving client's own loop was stalled: {every:.1%} of "
+        f"all saves', {slowest:.1%} of the slowest {slow_count} saves' (at or over p99); an "
+        f"upper bound on what the client adds"
+    )
     if t.transport_errors:
         print(f"  transport errors: {dict(t.transport_errors)}")
     print(
@@ -553,6 +837,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--changes", type=float, default=0.2, help="share of answers changed")
     parser.add_argument("--submit-share", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=48, help="requests in flight")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=CLIENTS,
+        help="client processes the candidates are split over, each with its own event loop",
+    )
     parser.add_argument("--sweep", type=int, default=2, help="EXAM_SWEEP_INTERVAL_SECONDS")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
@@ -568,6 +858,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("need 0 < --think-min <= --think-max, --time-limit >= 10, --candidates >= 1")
     if not 0 <= args.submit_share <= 1 or args.sweep < 1 or args.concurrency < 2:
         parser.error("need 0 <= --submit-share <= 1, --sweep >= 1 and --concurrency >= 2")
+    if not 1 <= args.clients <= args.concurrency:
+        parser.error("need 1 <= --clients <= --concurrency")
     saves = 30 * (1 + args.changes)
     mean = (args.think_min + args.think_max) / 2
     args.think_scale = 0.6 * args.time_limit / (saves * mean)
@@ -582,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.think_min * args.think_scale:.2f}-{args.think_max * args.think_scale:.2f} s "
         f"between saves; {args.submit_share:.0%} submit before the deadline, the rest are "
         f"closed by touches and sweeps (every {args.sweep} s per instance); at most "
-        f"{args.concurrency} requests in flight",
+        f"{args.concurrency} requests in flight, from {args.clients} client process(es)",
         flush=True,
     )
     outcomes = each_backend(
@@ -593,7 +885,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"\n{'backend':<12}{'apps':>5}{'attempts':>9}{'results':>8}{'acked':>7}{'lost':>6}"
-        f"{'double':>7}{'ungraded':>9}{'non-2xx':>8}{'save p99':>9}"
+        f"{'double':>7}{'ungraded':>9}{'non-2xx':>8}{'save p50':>9}{'save p99':>9}"
+        f"{'client stalls':>14}"
     )
     broken = False
     for backend, result in outcomes.items():
@@ -608,11 +901,14 @@ def main(argv: list[str] | None = None) -> int:
         c, t = result.checks, result.tally
         non2xx = sum(n for p in PHASES for code, n in t.statuses[p].items() if code >= 300)
         non2xx -= t.late_saves_refused  # expected
+        save_p50 = percentile(t.latencies_ms["save"], 0.5)
         save_p99 = percentile(t.latencies_ms["save"], 0.99)
+        stall_share = max((st.share for st in result.stalls), default=0.0)
         print(
             f"{backend:<12}{result.instances:>5}{c.attempts:>9}{c.results:>8}"
             f"{c.acknowledged:>7}{c.lost:>6}{result.double_grades:>7}"
-            f"{c.ungraded + c.in_progress:>9}{non2xx:>8}{save_p99:>9.0f}"
+            f"{c.ungraded + c.in_progress:>9}{non2xx:>8}{save_p50:>9.0f}{save_p99:>9.0f}"
+            f"{stall_share:>14.1%}"
         )
         for figure, count in (
             ("lost answers", c.lost),
@@ -631,7 +927,6 @@ def main(argv: list[str] | None = None) -> int:
             "passed",
             not result.broken,
         )
-        save_p50 = percentile(t.latencies_ms["save"], 0.5)
         tail = save_p99 / save_p50 if save_p50 > 0 else float("inf")
         summary_row(
             "cohort day",
@@ -640,6 +935,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{save_p50:.0f} / {save_p99:.0f} ms ({tail:.1f}x)",
             "p99 <= 5x p50",
             tail <= 5,
+        )
+        _, slowest, _ = result.save_stall_shares()
+        summary_row(
+            "cohort day",
+            scenario,
+            "client loop stalled",
+            f"{stall_share:.1%} of the exam (worst of {len(result.stalls)}); "
+            f"{slowest:.0%} of the slowest 1% of saves' time",
         )
         broken = broken or result.broken
     return 1 if broken else 0
