@@ -73,9 +73,21 @@ class QuestionRevision(Base):
         UniqueConstraint("question_id", "number"),
         Index("ix_question_revisions_content_hash", "content_hash"),
         # the question list's type and difficulty filters, and their count, from the index
-        Index("ix_question_revisions_listing", "type", "difficulty", "question_id", "number"),
-        # a revision's question and number by id without reading its content
-        Index("ix_question_revisions_id_question", "id", "question_id", "number"),
+        Index(
+            "ix_question_revisions_listing", "type", "difficulty", "current_status", "question_id"
+        ),
+        # the current revisions in question order: the list's pages and its walks
+        Index("ix_question_revisions_current", "current_status", "question_id", "id"),
+        # what the list filters on, by revision id without reading its content (the
+        # objective and text filters find revision ids first)
+        Index(
+            "ix_question_revisions_id_current",
+            "id",
+            "current_status",
+            "type",
+            "difficulty",
+            "question_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +103,11 @@ class QuestionRevision(Base):
     source: Mapped[str] = mapped_column(String(300))
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    current_status: Mapped[str | None] = mapped_column(String(20))
+    """The question's status (`active`, `retired`) while this is its current revision, null
+    for an earlier one: a copy of `questions.status` kept by the importer, so that the
+    question list filters and counts current revisions from this table's indexes alone,
+    without joining each one to its question."""
 
     question: Mapped[Question] = relationship(back_populates="revisions")
     objectives: Mapped[list[RevisionObjective]] = relationship(

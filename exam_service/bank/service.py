@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, column, func, or_, select, table
+from sqlalchemy import ColumnElement, Select, column, func, or_, select, table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -52,9 +52,11 @@ async def _sync_objectives(session: AsyncSession, bank: Bank) -> dict[str, int]:
 
 
 def _revision(spec: QuestionSpec, number: int, objective_ids: dict[str, int]) -> QuestionRevision:
+    """A new current revision of an active question."""
     return QuestionRevision(
         question_id=spec.id,
         number=number,
+        current_status="active",
         content_hash=spec.content_hash,
         type=spec.type,
         difficulty=spec.difficulty,
@@ -84,6 +86,19 @@ async def _current_hashes(session: AsyncSession) -> dict[str, Any]:
 
 
 FLUSH_EVERY = 50
+
+
+async def _set_current_status(
+    session: AsyncSession, question_id: str, number: int, status: str | None
+) -> None:
+    """Copy a question's status onto one of its revisions (`QuestionRevision.current_status`):
+    its status on the current revision, None on the one it replaces."""
+    await session.execute(
+        update(QuestionRevision)
+        .where(QuestionRevision.question_id == question_id, QuestionRevision.number == number)
+        .values(current_status=status)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _upsert_questions(
@@ -117,8 +132,11 @@ async def _upsert_questions(
             continue
         question = await session.get_one(Question, spec.id)
         if row.content_hash != spec.content_hash:
+            await _set_current_status(session, spec.id, row.current_revision, None)
             question.current_revision = row.current_revision + 1
             session.add(_revision(spec, question.current_revision, objective_ids))
+        else:
+            await _set_current_status(session, spec.id, row.current_revision, "active")
         question.status = "active"
         question.retired_at = None
         question.updated_at = now
@@ -144,6 +162,7 @@ async def import_bank(session: AsyncSession, bank: Bank) -> ImportCounts:
     for qid, row in current.items():
         if qid not in in_files and row.status == "active":
             question = await session.get_one(Question, qid)
+            await _set_current_status(session, qid, row.current_revision, "retired")
             question.status = "retired"
             question.retired_at = now
             question.updated_at = now
@@ -321,17 +340,28 @@ SQLITE_SEARCH = table("question_search", column("rowid"), column("question_searc
 
 
 def _trigram_phrase(text: str) -> bool:
-    """Whether the trigram index finds every revision `LIKE '%text%'` finds: text of three
+    """Whether the trigram index can answer a search for `text` by itself: text of three
     characters or more (shorter text has no trigram), without LIKE's wildcards."""
     return len(text) >= 3 and "%" not in text and "_" not in text
 
 
 def _sqlite_search(text: str) -> Select[Any]:
     """Revision ids whose stem or question id contains `text`, ignoring case, from the FTS5
-    trigram index: a superset of the LIKE's matches (it also folds non-ASCII case), so the
-    LIKE still decides, but over a few rows instead of all."""
+    trigram index. Its case folding is Unicode's, like PostgreSQL's `lower()`, where
+    SQLite's `lower()` and `LIKE` fold ASCII letters only; so its matches are the answer,
+    with no LIKE over each matching revision's row afterwards."""
     phrase = '"' + text.replace('"', '""') + '"'
     return select(SQLITE_SEARCH.c.rowid).where(SQLITE_SEARCH.c.question_search.op("MATCH")(phrase))
+
+
+def _text_filter(session: AsyncSession, text: str) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "sqlite" and _trigram_phrase(text):
+        return QuestionRevision.id.in_(_sqlite_search(text))
+    pattern = f"%{text.lower()}%"  # PostgreSQL: served by the trigram GIN indexes
+    return or_(
+        func.lower(QuestionRevision.stem).like(pattern),
+        func.lower(QuestionRevision.question_id).like(pattern),
+    )
 
 
 async def list_questions(
@@ -339,25 +369,21 @@ async def list_questions(
 ) -> tuple[Sequence[QuestionRevision], int]:
     """Current revisions matching the filter, ordered by question id, and the total.
 
-    The filters and the count read narrow rows only (ids, the listing index, the search
-    index); the page's revisions, with their content, are loaded by id afterwards."""
-    matching: Select[Any] = select(QuestionRevision.id).join(Question, CURRENT_REVISION)
-    if where.status != "all":
-        matching = matching.where(Question.status == where.status)
+    The filters and the count read narrow rows only: each revision carries its question's
+    status while it is the current one (`current_status`), so no revision is joined to its
+    question; type, difficulty and status come from the revisions' indexes, objectives from
+    `revision_objectives`, text from the search index. The page's revisions, with their
+    content, are loaded by id afterwards."""
+    current = QuestionRevision.current_status
+    matching: Select[Any] = select(QuestionRevision.id).where(
+        current.is_not(None) if where.status == "all" else current == where.status
+    )
     if where.type:
         matching = matching.where(QuestionRevision.type == where.type)
     if where.difficulty:
         matching = matching.where(QuestionRevision.difficulty == where.difficulty)
     if where.text:
-        pattern = f"%{where.text.lower()}%"
-        matching = matching.where(
-            or_(
-                func.lower(QuestionRevision.stem).like(pattern),
-                func.lower(QuestionRevision.question_id).like(pattern),
-            )
-        )
-        if session.get_bind().dialect.name == "sqlite" and _trigram_phrase(where.text):
-            matching = matching.where(QuestionRevision.id.in_(_sqlite_search(where.text)))
+        matching = matching.where(_text_filter(session, where.text))
     if where.objective:
         ids = await subtree_ids(session, where.objective)
         tagged = select(RevisionObjective.revision_id).where(

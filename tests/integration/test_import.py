@@ -67,6 +67,15 @@ async def test_edit_makes_a_revision_and_keeps_the_old(
     assert "should the team try first" in body["current"]["stem"]
     assert body["revisions"][0]["content_hash"] != body["revisions"][1]["content_hash"]
 
+    # the list shows the current revision only, whatever the status filter
+    for status in ("active", "all"):
+        params = {"text": "should the team try first", "status": status}
+        listed = (await client.get("/api/v1/questions", params=params)).json()
+        assert [(q["id"], q["revision"]) for q in listed["items"]] == [("churn-algorithm", 2)]
+        assert listed["total"] == 1
+    old = {"text": "best first choice", "status": "all"}
+    assert (await client.get("/api/v1/questions", params=old)).json()["total"] == 0
+
 
 async def test_removed_question_is_retired_then_reactivated(
     db_url: str,
@@ -91,6 +100,46 @@ async def test_removed_question_is_retired_then_reactivated(
     assert (counts.created, counts.updated, counts.retired) == (0, 1, 0)
     back = (await client.get("/api/v1/questions/extra-question")).json()
     assert back["status"] == "active" and back["current_revision"] == 1
+    listed = (await client.get("/api/v1/questions", params={"text": "spot training"})).json()
+    assert [q["id"] for q in listed["items"]] == ["extra-question"] and listed["total"] == 1
+    retired = (await client.get("/api/v1/questions", params={"status": "retired"})).json()
+    assert retired["items"] == [] and retired["total"] == 0
+
+
+async def test_a_retired_question_back_with_new_content_is_listed_once(
+    db_url: str,
+    bank_dir: Path,
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    write_questions(bank_dir, "extra.yaml", EXTRA)
+    await import_folder(db_url, bank_dir)
+    (bank_dir / "questions" / "extra.yaml").unlink()
+    await import_folder(db_url, bank_dir)
+    write_questions(bank_dir, "extra.yaml", EXTRA.replace("Up to 90%", "Up to 90 percent"))
+    assert (await import_folder(db_url, bank_dir)).updated == 1
+
+    for status in ("active", "all"):
+        params = {"objective": "D2.2.5", "status": status}
+        listed = (await client.get("/api/v1/questions", params=params)).json()
+        assert [(q["id"], q["revision"], q["status"]) for q in listed["items"]] == [
+            ("extra-question", 2, "active")
+        ]
+    retired = (await client.get("/api/v1/questions", params={"status": "retired"})).json()
+    assert retired["total"] == 0
+
+
+async def test_text_search_folds_the_case_of_any_letter(
+    db_url: str,
+    bank_dir: Path,
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    """Both databases find "über" in "ÜBER" (SQLite through its trigram index, whose case
+    folding is Unicode's; its own lower() and LIKE fold ASCII letters only)."""
+    write_questions(bank_dir, "extra.yaml", EXTRA.replace("How much", "ÜBER-SPOT, how much"))
+    await import_folder(db_url, bank_dir)
+    for text in ("über-spot", "Über-Spot", "ÜBER-SPOT"):
+        listed = (await client.get("/api/v1/questions", params={"text": text})).json()
+        assert [q["id"] for q in listed["items"]] == ["extra-question"], text
 
 
 # --- uploads that reuse a bank question's id ------------------------------------------------
