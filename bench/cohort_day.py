@@ -150,6 +150,9 @@ class Tally:
     late_saves_refused: int = 0
     """Saves after deadline + grace answered 409, as they must be."""
     late_saves_accepted: int = 0
+    began: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PHASES})
+    """Per phase, in the order of `latencies_ms`: when each request got its slot (epoch
+    seconds), for the timeline."""
     save_stalled_ms: list[float] = field(default_factory=list)
     """Per save, in the order of `latencies_ms["save"]`: how much of its time the client
     process's own event loop was stalled (see `Ticker`)."""
@@ -159,6 +162,7 @@ class Tally:
         for phase in PHASES:
             self.latencies_ms[phase] += other.latencies_ms[phase]
             self.statuses[phase].update(other.statuses[phase])
+            self.began[phase] += other.began[phase]
         self.transport_errors.update(other.transport_errors)
         self.late_saves_refused += other.late_saves_refused
         self.late_saves_accepted += other.late_saves_accepted
@@ -260,6 +264,7 @@ class Load:
     ) -> httpx.Response | None:
         async with self.slots:
             began = time.perf_counter()
+            wall = time.time()
             try:
                 reply = await client.request(
                     method, url, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -269,6 +274,7 @@ class Load:
                 return None
             ended = time.perf_counter()
             self.tally.latencies_ms[phase].append((ended - began) * 1000)
+            self.tally.began[phase].append(wall)
             if phase == "save":
                 self.save_spans.append((began, ended))
         self.tally.statuses[phase][reply.status_code] += 1
@@ -393,8 +399,11 @@ class Share:
 
 async def client_day(share: Share, opens: float) -> tuple[list[Candidate], Tally, Stalls]:
     """One client process's part of the exam day, from `opens` (epoch seconds)."""
-    per_instance = max(1, share.limit // len(share.bases))
-    limits = httpx.Limits(max_connections=per_instance, max_keepalive_connections=per_instance)
+    # Each instance's client may open as many connections as the process has slots, so a
+    # request that holds a slot never waits for a connection behind other requests to its
+    # instance (a start queued on the server would otherwise hold up saves at the client,
+    # and that wait would count as the saves' latency; 500 browsers share no connections).
+    limits = httpx.Limits(max_connections=share.limit, max_keepalive_connections=share.limit)
     timeout = httpx.Timeout(60.0, pool=None)
     clients = [httpx.AsyncClient(base_url=b, timeout=timeout, limits=limits) for b in share.bases]
     tally = Tally()
@@ -748,6 +757,15 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> Outcome
             for server in servers
             for line in server.log_lines(*GRADE_ERRORS, "the expiry sweep failed")
         ]
+        failures = [
+            line
+            for server in servers
+            for line in server.log_lines("Error", "ERROR", "Traceback", "exception")
+        ]
+        if failures:  # the why of any 5xx, before the folder with the logs goes
+            print(f"  server log lines naming an error ({len(failures)}), the first 40:")
+            for line in failures[:40]:
+                print(f"    {line[:300]}")
         checks = asyncio.run(check_database(database.url, candidates))
         return Outcome(
             backend,
@@ -819,10 +837,55 @@ def print_outcome(outcome: Outcome) -> None:
         f"replaced by a later unacknowledged save {c.replaced}, LOST {c.lost}; double grades "
         f"{outcome.double_grades}"
     )
+    print_timeline(t)
     for example in c.examples:
         print(f"    lost: {example}")
     for line in outcome.log_errors[:5]:
         print(f"    server log: {line[:200]}")
+
+
+TIMELINE_STEP_S = 5.0
+"""The timeline's window."""
+
+
+def print_timeline(tally: Tally) -> None:
+    """Save latency window by window, beside how many starts, submits and late touches began
+    in each window and where the slowest 1% of saves fell: when the tail happens says what
+    causes it (the start burst, the grading burst near the deadlines, or neither)."""
+    saves = list(zip(tally.began["save"], tally.latencies_ms["save"], strict=True))
+    if not saves:
+        return
+    origin = min(t for phase in PHASES for t in tally.began[phase])
+    p99 = percentile([ms for _, ms in saves], 0.99)
+
+    def window(moment: float) -> int:
+        return int((moment - origin) // TIMELINE_STEP_S)
+
+    by_window: dict[int, list[float]] = {}
+    for moment, ms in saves:
+        by_window.setdefault(window(moment), []).append(ms)
+    others = {p: Counter(window(t) for t in tally.began[p]) for p in ("start", "submit", "touch")}
+    last = max([*by_window, *(w for c in others.values() for w in c)])
+    print(
+        f"  timeline ({TIMELINE_STEP_S:g} s windows from the first request; 'slow' = saves at "
+        f"or over the p99 of {p99:.1f} ms):"
+    )
+    print(
+        f"    {'window s':>9}{'saves':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'slow':>6}"
+        f"{'starts':>8}{'submits':>8}{'touches':>8}"
+    )
+    for w in range(last + 1):
+        ms = by_window.get(w, [])
+        print(
+            f"    {w * TIMELINE_STEP_S:>9.0f}{len(ms):>7}"
+            + (
+                f"{percentile(ms, 0.5):>8.1f}{percentile(ms, 0.99):>8.1f}{max(ms):>8.1f}"
+                if ms
+                else f"{'-':>8}{'-':>8}{'-':>8}"
+            )
+            + f"{sum(1 for x in ms if x >= p99):>6}"
+            + "".join(f"{others[p][w]:>8}" for p in ("start", "submit", "touch"))
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -9,7 +9,7 @@ import logging
 import time
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from exam_service.auth.schemas import CurrentUser
@@ -17,12 +17,19 @@ from exam_service.db import utcnow
 from exam_service.errors import database_unreachable
 from exam_service.exams.ability import grade_with_ability, scored_answers
 from exam_service.exams.delivery import LETTERS, display_key
+from exam_service.exams.lanes import lane
 from exam_service.exams.service import attempt_scale, load_attempt, objective_codes, visible_attempt
 from exam_service.grading import numeric, scoring
 from exam_service.metrics import GRADING_DURATION, GRADINGS, SWEEP_LAG
 from exam_service.models import Attempt, Objective, Result, ResultObjective
 
 logger = logging.getLogger(__name__)
+
+ROW = [column.key for column in inspect(Attempt).column_attrs]
+"""The attempt row's own attributes: what a caller refreshes after closing (a rollback, when
+another caller closed it first, expires them all). A whole refresh would also re-run the
+loader options the attempt was last read with (every item, revision and objective: about
+5 ms of a submit's CPU)."""
 
 
 async def objective_nodes(session: AsyncSession) -> list[scoring.Node]:
@@ -108,9 +115,16 @@ async def close_attempt(
 
     The guarded UPDATE (status still `in_progress`) lets exactly one caller through, however
     many submits, touches and sweeps in however many app instances race for it. An expired
-    attempt's finish time is its deadline.
+    attempt's finish time is its deadline. Gradings run in the process's lanes
+    (`lanes.py`), so a burst of them does not queue in front of the answer saves; `now` is
+    when the caller decided (a submit's arrival), however long the lane took.
     """
     now = now or utcnow()
+    async with lane(session):
+        return await _close(session, attempt_id, expired=expired, now=now)
+
+
+async def _close(session: AsyncSession, attempt_id: int, *, expired: bool, now: datetime) -> bool:
     started = time.perf_counter()
     guard = update(Attempt).where(Attempt.id == attempt_id, Attempt.status == "in_progress")
     if expired:
@@ -135,7 +149,7 @@ async def close_if_expired(session: AsyncSession, attempt: Attempt) -> None:
     now = utcnow()
     if attempt.status == "in_progress" and attempt.closes_at and attempt.closes_at < now:
         await close_attempt(session, attempt.id, expired=True, now=now)
-        await session.refresh(attempt)
+        await session.refresh(attempt, ROW)
 
 
 async def close_expired_for(session: AsyncSession, user_id: int) -> None:
@@ -196,11 +210,15 @@ async def sweep_forever(sessions: async_sessionmaker[AsyncSession], interval: fl
 
 
 async def submit(session: AsyncSession, me: CurrentUser, attempt_id: int) -> Attempt:
-    """Close and grade the attempt; a second submit finds it closed and changes nothing."""
-    attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
-    if attempt.status == "in_progress":
-        now = utcnow()
-        late = attempt.closes_at is not None and attempt.closes_at < now
-        await close_attempt(session, attempt_id, expired=late, now=now)
-        await session.refresh(attempt)
+    """Close and grade the attempt; a second submit finds it closed and changes nothing.
+
+    On time or late is judged by when the submit arrived: waiting for a lane behind other
+    submits near the deadline does not make it late."""
+    arrived = utcnow()
+    async with lane(session, release=True):
+        attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
+        if attempt.status == "in_progress":
+            late = attempt.closes_at is not None and attempt.closes_at < arrived
+            await close_attempt(session, attempt_id, expired=late, now=arrived)
+            await session.refresh(attempt, ROW)
     return attempt

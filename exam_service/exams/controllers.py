@@ -242,17 +242,17 @@ class AttemptController(Controller):
     @post("/", summary="Start an attempt in a sitting, or at a self-study blueprint")
     async def start(self, db: DbSession, me: Me, data: JSONBody[AttemptCreate]) -> AttemptView:
         if data.sitting_id is not None and data.blueprint_id is None:
-            attempt_id = await start.start_in_sitting(db, me, data.sitting_id, data.access_code)
+            opened = await start.start_in_sitting(db, me, data.sitting_id, data.access_code)
         elif data.blueprint_id is not None and data.sitting_id is None:
             if data.access_code is not None:
                 raise InvalidInput("access_code goes with sitting_id; leave it out here")
-            attempt_id = await start.start_attempt(db, me, data.blueprint_id)
+            opened = await start.start_attempt(db, me, data.blueprint_id)
         else:
             raise InvalidInput(
                 "send sitting_id (GET /api/v1/sittings lists yours) or the blueprint_id of a "
                 "self-study blueprint, one of the two"
             )
-        attempt, responses = await service.load_attempt(db, attempt_id)
+        attempt, responses = await service.new_attempt(db, opened)
         return attempt_view(attempt, responses, utcnow())
 
     @get("/", summary="Attempts you may see: yours, and your cohorts' for instructors")
@@ -300,7 +300,7 @@ class AttemptController(Controller):
     async def get_attempt(self, db: DbSession, me: Me, attempt_id: PathId) -> AttemptView:
         attempt = await service.visible_attempt(db, me, attempt_id)
         await closing.close_if_expired(db, attempt)
-        loaded, responses = await service.load_attempt(db, attempt_id)
+        loaded, responses = await service.load_attempt(db, attempt_id, objectives=False)
         return attempt_view(loaded, responses, utcnow())
 
     @put(

@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from exam_service.auth.access import may_see_user, visible_to
 from exam_service.auth.schemas import CurrentUser
@@ -56,17 +57,22 @@ async def visible_attempt(
 
 
 async def load_attempt(
-    session: AsyncSession, attempt_id: int
+    session: AsyncSession, attempt_id: int, *, objectives: bool = True
 ) -> tuple[Attempt, dict[int, Response]]:
+    """An attempt with its items and their revisions, and its responses by position.
+
+    `objectives=False` leaves out each revision's objectives (two queries and a hundred-odd
+    rows fewer): what the candidate is shown of an attempt does not name them, and a whole
+    class starting at once pays for every query here."""
+    revisions = selectinload(Attempt.items).selectinload(AttemptItem.revision)
+    if objectives:
+        revisions = revisions.selectinload(QuestionRevision.objectives).selectinload(
+            RevisionObjective.objective
+        )
     attempt = await session.scalar(
         select(Attempt)
         .where(Attempt.id == attempt_id)
-        .options(
-            selectinload(Attempt.items)
-            .selectinload(AttemptItem.revision)
-            .selectinload(QuestionRevision.objectives)
-            .selectinload(RevisionObjective.objective)
-        )
+        .options(revisions)
         .execution_options(populate_existing=True)
     )
     if attempt is None:
@@ -78,6 +84,25 @@ async def load_attempt(
         ).all()
     }
     return attempt, responses
+
+
+async def new_attempt(
+    session: AsyncSession, attempt: Attempt
+) -> tuple[Attempt, dict[int, Response]]:
+    """The attempt this session just opened (`start.py`), for the start's reply: the attempt
+    and its items are the objects the start wrote, so only their revisions are read, in one
+    query, and there are no responses yet. Under half the CPU time of `load_attempt`, paid
+    once per candidate when a whole class starts at once."""
+    wanted = {item.revision_id for item in attempt.items}
+    revisions = {
+        r.id: r
+        for r in (
+            await session.scalars(select(QuestionRevision).where(QuestionRevision.id.in_(wanted)))
+        ).all()
+    }
+    for item in attempt.items:
+        set_committed_value(item, "revision", revisions[item.revision_id])
+    return attempt, {}
 
 
 async def items_and_responses(

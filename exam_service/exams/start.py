@@ -22,6 +22,7 @@ from exam_service.errors import Conflict, Forbidden
 from exam_service.exams import adaptive, assembly, sitting_rules, sittings
 from exam_service.exams.blueprints import blueprint_scale, exam_spec, get_blueprint
 from exam_service.exams.closing import close_expired_for
+from exam_service.exams.lanes import lane
 from exam_service.exams.pool import objective_parents, question_pool, recently_seen
 from exam_service.models import Accommodation, Attempt, AttemptItem, Blueprint
 
@@ -63,11 +64,11 @@ def _refuse_outside_sittings(me: CurrentUser, blueprint: Blueprint) -> None:
     )
 
 
-async def start_attempt(session: AsyncSession, me: CurrentUser, blueprint_id: str) -> int:
+async def start_attempt(session: AsyncSession, me: CurrentUser, blueprint_id: str) -> Attempt:
     """Draw an exam for `me` from the blueprint, outside any sitting, and open it; returns
-    the attempt id. Anyone may start a self-study blueprint; staff may start any blueprint
-    (to preview it: they read every question with its key anyway); a candidate starts
-    the others only in a sitting (`start_in_sitting`)."""
+    the attempt, with its items, as written. Anyone may start a self-study blueprint; staff
+    may start any blueprint (to preview it: they read every question with its key anyway);
+    a candidate starts the others only in a sitting (`start_in_sitting`)."""
     blueprint = await get_blueprint(session, blueprint_id)
     _refuse_outside_sittings(me, blueprint)
     return await _open(session, me, blueprint)
@@ -80,8 +81,8 @@ attempts used, so a loser is refused by the rules or takes the next number."""
 
 async def start_in_sitting(
     session: AsyncSession, me: CurrentUser, sitting_id: int, access_code: str | None
-) -> int:
-    """Open an attempt for `me` in the sitting; returns its id.
+) -> Attempt:
+    """Open an attempt for `me` in the sitting; returns it, with its items, as written.
 
     Refused with NotFound when `me` is not in the sitting's cohorts (as for a sitting that
     does not exist), with Conflict before it opens, after the candidate's close, or past
@@ -145,7 +146,17 @@ class Place(NamedTuple):
 
 async def _open(
     session: AsyncSession, me: CurrentUser, blueprint: Blueprint, place: Place | None = None
-) -> int:
+) -> Attempt:
+    """Draw and open the attempt in one of the process's lanes (`lanes.py`): a class
+    starting at once waits for one another here, not in front of the answer saves. The
+    callers have only read so far."""
+    async with lane(session, release=True):
+        return await _draw_and_open(session, me, blueprint, place)
+
+
+async def _draw_and_open(
+    session: AsyncSession, me: CurrentUser, blueprint: Blueprint, place: Place | None
+) -> Attempt:
     blueprint_id = blueprint.id
     open_count = await session.scalar(
         select(func.count())
@@ -225,4 +236,4 @@ async def _open(
     )
     session.add(attempt)
     await session.commit()
-    return attempt.id
+    return attempt

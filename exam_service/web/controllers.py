@@ -249,13 +249,13 @@ class CandidatePages(Controller):
         try:
             if data.sitting_id:
                 code = data.access_code.strip() or None
-                attempt_id = await start.start_in_sitting(db, me, data.sitting_id, code)
+                opened = await start.start_in_sitting(db, me, data.sitting_id, code)
             else:
-                attempt_id = await start.start_attempt(db, me, data.blueprint_id)
+                opened = await start.start_attempt(db, me, data.blueprint_id)
         except ExamServiceError as exc:
             await db.rollback()
             return await _dashboard(db, me, heavy, error=exc.detail, status_code=exc.status_code)
-        return Redirect(f"/attempts/{attempt_id}", status_code=303)
+        return Redirect(f"/attempts/{opened.id}", status_code=303)
 
     @get("/attempts/{attempt_id:int}")
     async def exam(self, db: DbSession, me: Me, attempt_id: PathId) -> Template | Redirect:

@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exam_service.db import create_engine, session_factory
-from exam_service.exams import closing
+from exam_service.exams import closing, results
+from exam_service.exams.service import visible_attempt
 from tests.factories import Person, import_folder
 from tests.integration.exam_helpers import make_blueprint, start
 
@@ -97,6 +98,30 @@ async def test_submits_on_separate_connections_grade_once(
         for engine in engines:
             await engine.dispose()
     assert statuses == ["submitted"] * 8
+    assert await counts(db_url) == (1, 1, {"submitted"})
+
+
+async def test_a_submit_that_loses_the_race_still_answers_with_the_result(
+    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person]
+) -> None:
+    """The submit read the attempt as open, then another caller closed it first: the submit
+    grades nothing and answers with the other caller's result (its session had the attempt
+    row expired by the rollback, and must read it again)."""
+    await import_folder(db_url, bank_dir)
+    candidate = people["candidate"]
+    attempt = await start(client, candidate, "starter-mock")
+    engine = create_engine(db_url)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as submitting, sessions() as other:
+            seen = await visible_attempt(submitting, candidate.user, attempt["id"])
+            assert seen.status == "in_progress"
+            assert await closing.close_attempt(other, attempt["id"], expired=False)
+            view = await results.submit_for_result(submitting, candidate.user, attempt["id"])
+    finally:
+        await engine.dispose()
+    assert view.status == "submitted"
+    assert view.raw_possible > 0 and len(view.objectives) > 0
     assert await counts(db_url) == (1, 1, {"submitted"})
 
 

@@ -642,7 +642,7 @@ async def test_parallel_starts_cannot_both_take_the_last_attempt(
     async def one_start() -> int | str:
         async with sessions() as session:
             try:
-                return await start_in_sitting(session, candidate.user, made["id"], None)
+                return (await start_in_sitting(session, candidate.user, made["id"], None)).id
             except Conflict as exc:
                 return exc.detail
 

@@ -1,0 +1,67 @@
+"""Lanes: at most `LANES` attempt starts and gradings run at once in one process.
+
+A start (draw, 30-odd rows written) or a grading (load, score, write) costs tens of
+milliseconds of the event loop's time, in pieces between its database round trips; an
+answer save costs a few. The loop runs ready work first come, first served, so when a
+class starts at once, or its submits and the sweeps' closes arrive together near the
+deadlines, hundreds of such pieces queue and every save waits behind all of them: that was
+the exam-day save tail (`bench/cohort_day.py`). Within a lane, starts and gradings wait
+their turn for one another, and a save waits behind at most `LANES` pieces of them.
+
+The throughput of starts and gradings is the same (the process has one core's worth of
+loop either way); what changes is who waits: a start or a submit in a burst waits longer,
+a save does not. A submit is judged on time by when it arrived, not when its lane came
+free (`closing.submit`), and a start's deadline counts from when its attempt is made.
+
+Starts and submits take their lane first thing, before they read anything (or, with
+`release=True`, after reads only, handing their connection back while they wait), so that
+waiting requests do not drain the connection pool; a grading reached another way (a touch
+of an expired attempt, the sweep, paper answers) takes one where it begins. A task already
+in a lane (a start that closes the candidate's expired attempts first), and any task it
+creates, does not queue for a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from weakref import WeakKeyDictionary
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+LANES = 2
+"""Starts and gradings at once per process. One keeps a save's wait shortest; two let a
+start or grading use the loop while the other waits for the database."""
+
+_lanes: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = WeakKeyDictionary()
+_inside: contextvars.ContextVar[bool] = contextvars.ContextVar("in_lane", default=False)
+
+
+def _semaphore() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    semaphore = _lanes.get(loop)
+    if semaphore is None:
+        semaphore = _lanes[loop] = asyncio.Semaphore(LANES)
+    return semaphore
+
+
+@asynccontextmanager
+async def lane(session: AsyncSession, *, release: bool = False) -> AsyncIterator[None]:
+    """Run the body in one of the process's lanes, waiting for one if all are taken.
+
+    `release=True` says the session has only read so far: if it must wait, its transaction
+    is ended (nothing to write) and its connection goes back to the pool meanwhile."""
+    if _inside.get():
+        yield
+        return
+    semaphore = _semaphore()
+    if release and semaphore.locked() and session.in_transaction():
+        await session.commit()  # nothing to write: only the read transaction ends
+    async with semaphore:
+        token = _inside.set(True)
+        try:
+            yield
+        finally:
+            _inside.reset(token)
