@@ -68,8 +68,8 @@ def correlation(n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float
 
 def group_size(attempts: int) -> int:
     """How many attempts form each of the upper and lower groups: 27% rounded half up, in
-    integers (exact, whatever computes it); at least one from two attempts on (27% of 2
-    rounds to 1)."""
+    integers so that SQL (`reports.service`) computes exactly the same; at least one from
+    two attempts on (27% of 2 rounds to 1)."""
     return (GROUP_PERCENT * attempts + 50) // 100
 
 
