@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -117,6 +118,16 @@ async def warm_question_pool(sessions: async_sessionmaker[AsyncSession]) -> None
         )
 
 
+def settle_heap() -> None:
+    """Collect once, then move everything alive after start-up (modules, the question pool,
+    the app) out of the garbage collector's sight: it never frees any of it, and a full
+    collection walking those ~200,000 objects took 60 ms of a quiet loop (longer on a busy
+    machine), a pause every save in flight waited out. Later full collections scan only
+    what requests have made since. Shutdown gives them back (`gc.unfreeze`)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the app for `settings`; the engine is made at startup and disposed at shutdown."""
     check_secret(settings)
@@ -139,6 +150,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         POOLS.sources.append(pool_readings)
         await warm_question_pool(sessions)
+        settle_heap()
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(
@@ -159,6 +171,7 @@ def create_app(settings: Settings) -> Litestar:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             POOLS.sources.remove(pool_readings)
+            gc.unfreeze()  # an app made and stopped in one process (tests) leaves none behind
             await writer.close()
             await engine.dispose()
 

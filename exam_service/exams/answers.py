@@ -237,7 +237,24 @@ class ResponseWriter:
                 position: answer_spec(qtype, content, layout)
                 for position, layout, qtype, content in rows.all()
             }
-        shape = AttemptShape(head.user_id, head.deadline, head.closes_at, items)
+        return self._keep(
+            attempt_id, AttemptShape(head.user_id, head.deadline, head.closes_at, items)
+        )
+
+    def remember(self, attempt: Attempt) -> None:
+        """Keep the shape of an attempt this process has just opened, from the objects the
+        start wrote (its items with their revisions loaded): the candidate's first save
+        then reads nothing, and a class's first saves come in the same seconds as its
+        starts."""
+        items = {
+            item.position: answer_spec(item.revision.type, item.revision.content, item.layout)
+            for item in attempt.items
+        }
+        self._keep(
+            attempt.id, AttemptShape(attempt.user_id, attempt.deadline, attempt.closes_at, items)
+        )
+
+    def _keep(self, attempt_id: int, shape: AttemptShape) -> AttemptShape:
         self.shapes[attempt_id] = shape
         if len(self.shapes) > self.capacity:
             self.shapes.popitem(last=False)

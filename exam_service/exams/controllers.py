@@ -240,7 +240,9 @@ class AttemptController(Controller):
     guards = [SIGNED_IN]
 
     @post("/", summary="Start an attempt in a sitting, or at a self-study blueprint")
-    async def start(self, db: DbSession, me: Me, data: JSONBody[AttemptCreate]) -> AttemptView:
+    async def start(
+        self, db: DbSession, me: Me, writer: Writer, data: JSONBody[AttemptCreate]
+    ) -> AttemptView:
         if data.sitting_id is not None and data.blueprint_id is None:
             opened = await start.start_in_sitting(db, me, data.sitting_id, data.access_code)
         elif data.blueprint_id is not None and data.sitting_id is None:
@@ -253,6 +255,7 @@ class AttemptController(Controller):
                 "self-study blueprint, one of the two"
             )
         attempt, responses = await service.new_attempt(db, opened)
+        writer.remember(attempt)
         return attempt_view(attempt, responses, utcnow())
 
     @get("/", summary="Attempts you may see: yours, and your cohorts' for instructors")
