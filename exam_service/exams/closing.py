@@ -145,14 +145,21 @@ async def _close(session: AsyncSession, attempt_id: int, *, expired: bool, now: 
 
 
 async def close_if_expired(session: AsyncSession, attempt: Attempt) -> None:
-    """Close an attempt whose time (with grace) is over, on any request that touches it."""
+    """Close an attempt whose time (with grace) is over, on any request that touches it.
+
+    The callers have only read so far: while the grading waits for its lane, the request's
+    connection goes back to the pool (a class coming back after its deadline would
+    otherwise hold every connection while it waits)."""
     now = utcnow()
     if attempt.status == "in_progress" and attempt.closes_at and attempt.closes_at < now:
-        await close_attempt(session, attempt.id, expired=True, now=now)
+        async with lane(session, release=True):
+            await close_attempt(session, attempt.id, expired=True, now=now)
         await session.refresh(attempt, ROW)
 
 
 async def close_expired_for(session: AsyncSession, user_id: int) -> None:
+    """Close the user's attempts that are past their time; the callers have only read so
+    far (see `close_if_expired`)."""
     now = utcnow()
     ids = (
         await session.scalars(
@@ -163,8 +170,10 @@ async def close_expired_for(session: AsyncSession, user_id: int) -> None:
             )
         )
     ).all()
-    for attempt_id in ids:
-        await close_attempt(session, attempt_id, expired=True, now=now)
+    if ids:
+        async with lane(session, release=True):
+            for attempt_id in ids:
+                await close_attempt(session, attempt_id, expired=True, now=now)
 
 
 async def sweep_expired(sessions: async_sessionmaker[AsyncSession], batch: int = 200) -> int:

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from exam_service.db import create_engine, session_factory
 from exam_service.exams import closing
 from exam_service.exams.lanes import LANES, lane
+from exam_service.exams.service import visible_attempt
 from exam_service.models import Attempt
 from tests.factories import Person, import_folder
 from tests.integration.exam_helpers import make_blueprint, parse, start
+from tests.integration.test_concurrency import counts
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 
@@ -79,3 +81,56 @@ async def test_lanes_bound_the_work_at_once_and_a_task_in_one_takes_no_second(
     finally:
         await engine.dispose()
     assert most == LANES
+
+
+async def test_touches_waiting_for_a_lane_hold_no_connection(
+    client: Client, db_url: str, bank_dir: Path, people: dict[str, Person]
+) -> None:
+    """A class comes back after its deadline while every lane is busy: each request that
+    finds its attempt expired waits for a lane to grade it without holding a connection, so
+    more of them than the pool holds all get through, each graded once."""
+    await import_folder(db_url, bank_dir)
+    await make_blueprint(
+        client,
+        people["admin"],
+        "short",
+        time_limit_seconds=1,
+        grace_seconds=0,
+        max_open_attempts=20,
+    )
+    owners = [people["candidate"], people["other-candidate"]] * 10
+    attempts = [await start(client, who, "short") for who in owners]
+    await asyncio.sleep(1.2)
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    held, free = asyncio.Semaphore(0), asyncio.Event()
+
+    async def hold_a_lane() -> None:
+        async with sessions() as session, lane(session):
+            held.release()
+            await free.wait()
+
+    async def touch(attempt_id: int, who: Person) -> str:
+        async with sessions() as session:
+            seen = await visible_attempt(session, who.user, attempt_id)
+            await closing.close_if_expired(session, seen)
+            return seen.status
+
+    try:
+        holders = [asyncio.create_task(hold_a_lane()) for _ in range(LANES)]
+        for _ in range(LANES):
+            await held.acquire()
+        touches = [
+            asyncio.create_task(touch(a["id"], who))
+            for a, who in zip(attempts, owners, strict=True)
+        ]
+        await asyncio.sleep(1.0)
+        in_use = engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        free.set()
+        statuses = await asyncio.wait_for(asyncio.gather(*touches), 60)
+        await asyncio.gather(*holders)
+    finally:
+        await engine.dispose()
+    assert in_use <= LANES, f"{in_use} connections held by requests waiting for a lane"
+    assert statuses == ["expired"] * len(attempts)
+    assert await counts(db_url) == (len(attempts), len(attempts), {"expired"})
