@@ -50,8 +50,8 @@ the share of all saves' time and of the slowest 1% of saves' time during which t
 client's loop was stalled (an upper bound on what the client adds to them), how long
 after the grace ended the last abandoned attempt was graded, and a timeline: per 5 s of
 the exam, the saves' p50, p99 and slowest, how many of the slowest 1% fell there, and how
-many starts, submits and touches began there (which burst the tail comes from). Exit code 1 if any answer was
-lost, any attempt graded twice or not at all, or a run failed; else 0.
+many starts, submits and touches began there (which burst the tail comes from). Exit code
+1 if any answer was lost, any attempt graded twice or not at all, or a run failed; else 0.
 
 Under `make bench` the headline figures also go to the table it ends with
 (`common.summary_row`; `bench/summary.py` prints it).
