@@ -224,10 +224,10 @@ async def submit(session: AsyncSession, me: CurrentUser, attempt_id: int) -> Att
     On time or late is judged by when the submit arrived: waiting for a lane behind other
     submits near the deadline does not make it late."""
     arrived = utcnow()
-    async with lane(session, release=True):
-        attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
-        if attempt.status == "in_progress":
-            late = attempt.closes_at is not None and attempt.closes_at < arrived
+    attempt = await visible_attempt(session, me, attempt_id, owner_only=True)
+    if attempt.status == "in_progress":
+        late = attempt.closes_at is not None and attempt.closes_at < arrived
+        async with lane(session, release=True):
             await close_attempt(session, attempt_id, expired=late, now=arrived)
-            await session.refresh(attempt, ROW)
+        await session.refresh(attempt, ROW)
     return attempt
