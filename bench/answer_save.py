@@ -70,6 +70,7 @@ from common import (  # noqa: E402  (the bench folder is not a package)
     make_candidates,
     new_database,
     prepare,
+    random_answer,
     summary_row,
 )
 
@@ -216,18 +217,9 @@ def stop_server(process: multiprocessing.process.BaseProcess) -> None:
 # --- databases and data -------------------------------------------------------------------
 
 
-def valid_answer(item: dict[str, Any]) -> Any:
-    """An answer the app accepts for an item as the candidate sees it."""
-    options = [o["id"] for o in item["options"]]
-    if item["type"] == "single":
-        return options[:1]
-    if item["type"] == "multiple":
-        return options[: item["choose"] or 1]
-    if item["type"] == "ordering":
-        return options
-    if item["type"] == "matching":
-        return {item["prompts"][0]["id"]: item["choices"][0]["id"]}
-    raise ValueError(f"unknown item type {item['type']!r}")
+ANSWERS = random.Random(21)
+"""Where the saved answers come from (`common.random_answer`: every item type, in the form
+the app stores, so each row can be compared with what was sent)."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +248,7 @@ def start_attempts(base: str, tokens: list[str]) -> list[Save]:
             reply.raise_for_status()
             attempt = reply.json()
             saves.extend(
-                Save(attempt["id"], item["position"], token, valid_answer(item))
+                Save(attempt["id"], item["position"], token, random_answer(item, ANSWERS))
                 for item in attempt["items"]
             )
     return saves
