@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +89,53 @@ async def test_a_dead_worker_is_a_busy_answer_and_the_next_job_runs() -> None:
         await heavy.run(os._exit, 1)  # the worker process ends abruptly
     assert "worker process stopped" in refused.value.detail
     assert await heavy.run(sorted, [2, 1]) == [1, 2]
+
+
+SERVER = """
+import asyncio, os, signal, sys
+from exam_service.heavy import HeavyWork
+
+async def main() -> None:
+    worker = await HeavyWork(workers=1, queue=0).run(os.getpid)
+    print(worker, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_a_killed_server_leaves_no_worker_or_fork_server_behind(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ) as server:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline())
+        fork_server = _parent(worker)
+        assert server.wait(30) == -signal.SIGKILL
+    deadline = time.monotonic() + 15
+    while (_running(worker) or _running(fork_server)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(worker), "the worker outlived the server"
+    assert not _running(fork_server), "the fork server outlived the server"
