@@ -11,6 +11,7 @@ import asyncio
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -226,35 +227,41 @@ class ResponseWriter:
             rows = await connection.execute(
                 select(
                     AttemptItem.position,
-                    AttemptItem.layout,
                     QuestionRevision.type,
                     QuestionRevision.content,
+                    AttemptItem.layout,
                 )
                 .join(QuestionRevision, QuestionRevision.id == AttemptItem.revision_id)
                 .where(AttemptItem.attempt_id == attempt_id)
             )
-            items = {
-                position: answer_spec(qtype, content, layout)
-                for position, layout, qtype, content in rows.all()
-            }
-        return self._keep(
-            attempt_id, AttemptShape(head.user_id, head.deadline, head.closes_at, items)
-        )
+            return self._keep(attempt_id, head.user_id, head.deadline, head.closes_at, rows.all())
 
     def remember(self, attempt: Attempt) -> None:
         """Keep the shape of an attempt this process has just opened, from the objects the
         start wrote (its items with their revisions loaded): the candidate's first save
         then reads nothing, and a class's first saves come in the same seconds as its
         starts."""
-        items = {
-            item.position: answer_spec(item.revision.type, item.revision.content, item.layout)
+        items = (
+            (item.position, item.revision.type, item.revision.content, item.layout)
             for item in attempt.items
-        }
-        self._keep(
-            attempt.id, AttemptShape(attempt.user_id, attempt.deadline, attempt.closes_at, items)
         )
+        self._keep(attempt.id, attempt.user_id, attempt.deadline, attempt.closes_at, items)
 
-    def _keep(self, attempt_id: int, shape: AttemptShape) -> AttemptShape:
+    def _keep(
+        self,
+        attempt_id: int,
+        user_id: int,
+        deadline: datetime | None,
+        closes_at: datetime | None,
+        items: Iterable[tuple[int, str, dict[str, Any], dict[str, Any]]],
+    ) -> AttemptShape:
+        """Cache the shape made of the attempt's head and its items, each as (position,
+        type, content, layout)."""
+        specs = {
+            position: answer_spec(kind, content, layout)
+            for position, kind, content, layout in items
+        }
+        shape = AttemptShape(user_id, deadline, closes_at, specs)
         self.shapes[attempt_id] = shape
         if len(self.shapes) > self.capacity:
             self.shapes.popitem(last=False)

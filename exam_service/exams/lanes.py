@@ -72,8 +72,8 @@ async def lane(session: AsyncSession, *, release: bool = False) -> AsyncIterator
         yield
         return
     semaphore = _semaphore()
-    unwritten = session.new or session.dirty or session.deleted
-    if release and semaphore.locked() and session.in_transaction() and not unwritten:
+    must_wait = semaphore.locked()
+    if release and must_wait and session.in_transaction() and not _unwritten(session):
         await session.commit()  # nothing to write: only the read transaction ends
     await semaphore.acquire()
     loop = asyncio.get_running_loop()
@@ -85,3 +85,8 @@ async def lane(session: AsyncSession, *, release: bool = False) -> AsyncIterator
         _inside.reset(token)
         rest = min((loop.time() - began) * REST, REST_MAX_S)
         loop.call_later(rest, semaphore.release)
+
+
+def _unwritten(session: AsyncSession) -> bool:
+    """Whether the session holds changes it has not flushed yet."""
+    return bool(session.new or session.dirty or session.deleted)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from exam_service.bank.service import ImportCounts
 from exam_service.cli import main
 from tests.factories import Person, import_folder, write_questions
 
@@ -106,15 +107,21 @@ async def test_removed_question_is_retired_then_reactivated(
     assert retired["items"] == [] and retired["total"] == 0
 
 
+async def retire_extra(db_url: str, bank_dir: Path) -> ImportCounts:
+    """Import EXTRA's questions, then the bank without its file: they are retired. Returns
+    the second import's counts."""
+    write_questions(bank_dir, "extra.yaml", EXTRA)
+    await import_folder(db_url, bank_dir)
+    (bank_dir / "questions" / "extra.yaml").unlink()
+    return await import_folder(db_url, bank_dir)
+
+
 async def test_a_retired_question_back_with_new_content_is_listed_once(
     db_url: str,
     bank_dir: Path,
     client: AsyncTestClient,  # type: ignore[type-arg]
 ) -> None:
-    write_questions(bank_dir, "extra.yaml", EXTRA)
-    await import_folder(db_url, bank_dir)
-    (bank_dir / "questions" / "extra.yaml").unlink()
-    await import_folder(db_url, bank_dir)
+    await retire_extra(db_url, bank_dir)
     write_questions(bank_dir, "extra.yaml", EXTRA.replace("Up to 90%", "Up to 90 percent"))
     assert (await import_folder(db_url, bank_dir)).updated == 1
 
@@ -201,10 +208,7 @@ async def test_an_upload_that_would_bring_back_a_retired_question_needs_overwrit
     bank_dir: Path,
     client: AsyncTestClient,  # type: ignore[type-arg]
 ) -> None:
-    write_questions(bank_dir, "extra.yaml", EXTRA)
-    await import_folder(db_url, bank_dir)
-    (bank_dir / "questions" / "extra.yaml").unlink()
-    assert (await import_folder(db_url, bank_dir)).retired == 1
+    assert (await retire_extra(db_url, bank_dir)).retired == 1
 
     refused = await upload(client, EXTRA.encode(), "extra.yaml")
     assert refused.status_code == 409
